@@ -1,0 +1,1 @@
+"""Metrics, rolling-origin backtests and (later) claim evaluation."""

@@ -1,0 +1,1 @@
+"""Study area, grid, cube and the features models read from it."""

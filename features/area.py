@@ -1,0 +1,142 @@
+"""Study areas: a boundary file (optionally filtered) or a bounding box, in a metric CRS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from pyproj import CRS
+from shapely import make_valid
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from hotspot.errors import ConfigError, DataError, GridError
+
+BRITISH_NATIONAL_GRID = "EPSG:27700"
+WGS84 = "EPSG:4326"
+# Great Britain's extent in WGS84 (lon_min, lat_min, lon_max, lat_max); inside it the
+# British National Grid is the metric CRS every GB data set already uses.
+_GREAT_BRITAIN = (-8.7, 49.8, 1.9, 60.9)
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """A study area: its parts (e.g. wards) and their union, both in ``crs`` (metres)."""
+
+    parts: gpd.GeoDataFrame
+    crs: str
+
+    @property
+    def geometry(self) -> BaseGeometry:
+        return self.parts.union_all()
+
+    @property
+    def area_m2(self) -> float:
+        return float(self.geometry.area)
+
+    def to_file(self, path: Path) -> None:
+        self.parts.to_file(path, driver="GPKG", layer="area")
+
+
+def choose_metric_crs(lon: float, lat: float) -> str:
+    """EPSG:27700 inside Great Britain, otherwise the WGS84 UTM zone of the point."""
+    lon_min, lat_min, lon_max, lat_max = _GREAT_BRITAIN
+    if lon_min <= lon <= lon_max and lat_min <= lat <= lat_max:
+        return BRITISH_NATIONAL_GRID
+    zone = int(np.floor((lon + 180) / 6)) % 60 + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def _check_metric(crs: str) -> str:
+    try:
+        parsed = CRS.from_user_input(crs)
+    except Exception:
+        raise ConfigError(f"--crs {crs!r} is not a CRS pyproj knows: use e.g. EPSG:27700") from None
+    unit = parsed.axis_info[0].unit_name if parsed.axis_info else ""
+    if not parsed.is_projected or unit not in ("metre", "meter"):
+        raise ConfigError(f"--crs {crs} is not a projected CRS in metres: cells need metres")
+    return parsed.to_string()
+
+
+def _parse_filter(area_filter: str) -> tuple[str, str]:
+    column, sep, value = area_filter.partition("=")
+    if not sep or not column.strip():
+        raise ConfigError(f"--area-filter {area_filter!r} must look like COLUMN=VALUE")
+    return column.strip(), value.strip()
+
+
+def _finish(parts: gpd.GeoDataFrame, crs: str | None, source: str) -> StudyArea:
+    if parts.empty:
+        raise GridError(f"study area from {source} is empty")
+    parts = parts.copy()
+    parts["geometry"] = parts.geometry.apply(make_valid)
+    if crs is None:
+        centre = parts.to_crs(WGS84).union_all().centroid
+        crs = choose_metric_crs(centre.x, centre.y)
+    crs = _check_metric(crs)
+    parts = parts.to_crs(crs)
+    if parts.union_all().area <= 0:
+        raise GridError(f"study area from {source} has no area (points or lines only?)")
+    return StudyArea(parts=parts.reset_index(drop=True), crs=crs)
+
+
+def load_area(path: Path | str, area_filter: str | None = None, crs: str | None = None) -> StudyArea:
+    """Read a boundary file (shapefile, zipped shapefile, GeoPackage, GeoJSON).
+
+    Parameters
+    ----------
+    path
+        The boundary file; a ``.zip`` is read as a zipped shapefile.
+    area_filter
+        ``COLUMN=VALUE`` keeps only matching features (e.g. ``BOROUGH=City of London``).
+    crs
+        Metric CRS for the grid; default EPSG:27700 in Great Britain, else the UTM zone.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"area file {path} not found: pass a shapefile, .zip, .gpkg or .geojson")
+    try:
+        parts = gpd.read_file(path)
+    except Exception as exc:
+        raise DataError(f"area file {path} cannot be read as a boundary file: {exc}") from None
+    if parts.crs is None:
+        raise DataError(f"area file {path} has no CRS: add a .prj or use a GeoPackage")
+    # Some shapefiles' .prj (the shared London wards among them) describe the British
+    # National Grid without its EPSG code; name it so later CRS checks compare equal.
+    if parts.crs.to_epsg() is None and "British_National_Grid" in parts.crs.to_wkt():
+        parts = parts.set_crs(BRITISH_NATIONAL_GRID, allow_override=True)
+    if area_filter:
+        column, value = _parse_filter(area_filter)
+        if column not in parts.columns:
+            raise ConfigError(
+                f"--area-filter column {column!r} is not in {path}; columns: "
+                + ", ".join(c for c in parts.columns if c != "geometry")
+            )
+        parts = parts[parts[column].astype(str) == value]
+        if parts.empty:
+            raise ConfigError(f"--area-filter {area_filter!r} matches no feature in {path}")
+    return _finish(parts, crs, str(path))
+
+
+def bbox_area(
+    lon_min: float, lat_min: float, lon_max: float, lat_max: float, crs: str | None = None
+) -> StudyArea:
+    """A rectangular study area given in WGS84 degrees."""
+    if not (lon_min < lon_max and lat_min < lat_max):
+        raise ConfigError("--bbox must be LON_MIN,LAT_MIN,LON_MAX,LAT_MAX with min < max")
+    parts = gpd.GeoDataFrame({"name": ["bbox"]}, geometry=[box(lon_min, lat_min, lon_max, lat_max)],
+                             crs=WGS84)
+    return _finish(parts, crs, "--bbox")
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """Parse ``LON_MIN,LAT_MIN,LON_MAX,LAT_MAX``."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise ConfigError(f"--bbox {text!r} must be four numbers LON_MIN,LAT_MIN,LON_MAX,LAT_MAX")
+    return values  # type: ignore[return-value]

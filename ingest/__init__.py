@@ -1,0 +1,1 @@
+"""Sources → the canonical events table (parquet, partitioned by month and source)."""

@@ -1,0 +1,9 @@
+"""Forecasters: one file per model, all behind ``models.base.BaseForecaster``.
+
+Importing this package registers every model; use ``make_model(name)``.
+"""
+
+from models import naive_last, naive_longrun, naive_mean  # noqa: F401  (registers them)
+from models.registry import available_models, make_model, parse_model_names
+
+__all__ = ["available_models", "make_model", "parse_model_names"]

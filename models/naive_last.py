@@ -1,0 +1,20 @@
+"""``naive-last``: next period looks like the last one."""
+
+from __future__ import annotations
+
+import pandas as pd
+import xarray as xr
+
+from models.base import LevelForecaster
+from models.registry import register
+
+
+@register
+class NaiveLast(LevelForecaster):
+    """Expected count = the count in the last observed period."""
+
+    name = "naive-last"
+
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+        self.level_ = history["counts"].values[-1].astype(float)
+

@@ -1,0 +1,20 @@
+"""``naive-longrun``: the mean of all history."""
+
+from __future__ import annotations
+
+import pandas as pd
+import xarray as xr
+
+from models.base import LevelForecaster
+from models.registry import register
+
+
+@register
+class NaiveLongrun(LevelForecaster):
+    """Expected count = mean count over every period up to the cutoff."""
+
+    name = "naive-longrun"
+
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+        self.level_ = history["counts"].values.mean(axis=0)
+

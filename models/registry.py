@@ -1,0 +1,48 @@
+"""Models by name: ``register`` a class, ``make_model`` an instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotspot.errors import ConfigError
+from models.base import BaseForecaster
+
+_REGISTRY: dict[str, type[BaseForecaster]] = {}
+
+
+def register(cls: type[BaseForecaster]) -> type[BaseForecaster]:
+    """Class decorator: make ``cls`` available under ``cls.name``."""
+    if not cls.name:
+        raise TypeError(f"{cls.__name__} has no name to register under")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise TypeError(f"model name {cls.name!r} is already registered")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available_models() -> list[str]:
+    """Names of all registered models, sorted."""
+    return sorted(_REGISTRY)
+
+
+def make_model(name: str, **params: Any) -> BaseForecaster:
+    """A new, unfitted instance of the model registered as ``name``."""
+    if name not in _REGISTRY:
+        raise ConfigError(
+            f"unknown model {name!r}: choose from {', '.join(available_models())}"
+        )
+    try:
+        return _REGISTRY[name](**params)
+    except TypeError as exc:
+        raise ConfigError(f"model {name}: bad parameter ({exc})") from None
+
+
+def parse_model_names(text: str) -> list[str]:
+    """Split ``a,b,c`` and check each name is registered."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--models is empty: give one or more names separated by commas")
+    for name in names:
+        if name not in _REGISTRY:
+            make_model(name)  # raises the helpful error
+    return names

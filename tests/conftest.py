@@ -1,0 +1,67 @@
+"""Fixtures shared by every test package: tiny seeded synthetic data with known answers,
+and the path to the real shared data (tests using it skip when it is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from features.area import StudyArea
+from features.cube import build_cube
+from features.grid import build_grid
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+EMBEDDED_DATA = PROJECT_ROOT / "data"
+
+
+def require_shared(*parts: str) -> Path:
+    """Path under ../shared/data, or skip the test saying what is missing."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data {path} is absent (../shared/data not beside the project)")
+    return path
+
+
+@pytest.fixture
+def square_area() -> StudyArea:
+    """A 600 m x 450 m rectangle on the British National Grid: 4 x 3 cells of 150 m."""
+    parts = gpd.GeoDataFrame({"name": ["box"]}, geometry=[box(530_100, 181_050, 530_700, 181_500)],
+                             crs="EPSG:27700")
+    return StudyArea(parts=parts, crs="EPSG:27700")
+
+
+def make_events(
+    area: StudyArea, months: pd.DatetimeIndex, n_per_month: int, hot_xy: tuple[float, float] | None,
+    hot_share: float = 0.5, seed: int = 0,
+) -> pd.DataFrame:
+    """Seeded events spread over ``area``'s bounding box; ``hot_share`` of them at ``hot_xy``."""
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = area.geometry.bounds
+    n = n_per_month * len(months)
+    x = rng.uniform(minx + 1, maxx - 1, n)
+    y = rng.uniform(miny + 1, maxy - 1, n)
+    if hot_xy is not None:
+        hot = rng.random(n) < hot_share
+        x[hot], y[hot] = hot_xy
+    return pd.DataFrame({
+        "event_id": [f"e{i}" for i in range(n)],
+        "time": np.repeat(months.to_numpy(), n_per_month),
+        "x": x, "y": y,
+        "category": rng.choice(["Burglary", "Robbery"], n),
+        "source": "synthetic",
+    })
+
+
+@pytest.fixture
+def hot_cell_cube(square_area: StudyArea):
+    """24 months on the 4 x 3 grid; half of all events fall in the cell ``3535_1207``."""
+    grid = build_grid(square_area, 150)
+    months = pd.date_range("2019-01-01", periods=24, freq="MS")
+    events = make_events(square_area, months, 40, hot_xy=(530_325.0, 181_125.0), seed=1)
+    return build_cube(events, grid, "M", source="synthetic")
