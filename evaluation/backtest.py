@@ -7,6 +7,7 @@ made once, in ``BaseForecaster.fit``; here nothing after the origin is passed in
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class BacktestResult:
     predictions: pd.DataFrame
     summary_table: pd.DataFrame
     fit_seconds: pd.DataFrame
+    fitted_params: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
@@ -64,7 +66,8 @@ class BacktestResult:
 
     def save(self, out_dir: Path | str) -> dict[str, Path]:
         """Write ``metrics.csv``, ``summary.csv``, ``predictions.parquet`` and
-        ``fit_times.csv`` into ``out_dir``, each atomically."""
+        ``fit_times.csv`` into ``out_dir``, each atomically, plus ``fitted_params.json``
+        (each model's learned parameters and convergence trace per origin)."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = {
@@ -74,11 +77,22 @@ class BacktestResult:
                                          self.summary_table.to_csv(index=False)),
             "fit_times": write_text_atomic(out_dir / "fit_times.csv",
                                            self.fit_seconds.to_csv(index=False)),
+            "fitted_params": write_text_atomic(
+                out_dir / "fitted_params.json",
+                json.dumps(self.fitted_params, indent=1, default=_jsonable)),
         }
         with atomic_path(out_dir / "predictions.parquet") as tmp:
             pq.write_table(pa.Table.from_pandas(self.predictions, preserve_index=False), tmp)
         paths["predictions"] = out_dir / "predictions.parquet"
         return paths
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 def _summary_row(table: pd.DataFrame, model: str, metric: str, coverage: float) -> Any:
@@ -138,7 +152,7 @@ def backtest(
     counts = cube["counts"].values
     area_m2 = cube["area_m2"].values
     cell_ids = cube["cell"].values
-    metric_frames, prediction_frames, timings = [], [], []
+    metric_frames, prediction_frames, timings, fitted = [], [], [], []
     progress = progress or no_progress
     n_steps, done = len(targets) * len(models), 0
     for target in targets:
@@ -150,6 +164,8 @@ def backtest(
             expected = model.fit(cube, origin, events=events).predict(1).values[0]
             timings.append({"model": name, "origin": period_label(origin),
                             "seconds": time.perf_counter() - started})
+            fitted.append({"model": name, "origin": period_label(origin),
+                           "params": model.get_params(), "fitted": model.fitted_params()})
             scored = score_forecast(expected, observed, area_m2, cell_ids, coverages)
             scored.insert(0, "model", name)
             scored.insert(1, "origin", period_label(origin))
@@ -169,6 +185,7 @@ def backtest(
         predictions=pd.concat(prediction_frames, ignore_index=True)[PREDICTION_COLUMNS],
         summary_table=summarise(metrics, n_resamples=n_bootstrap, seed=seed),
         fit_seconds=pd.DataFrame(timings),
+        fitted_params=fitted,
         settings={"models": list(models), "first_target": period_label(first),
                   "last_target": period_label(last), "n_targets": len(targets),
                   "coverages": list(coverages), "n_bootstrap": n_bootstrap, "seed": seed,
