@@ -1,0 +1,105 @@
+"""Publish one forecast: cell layers, maps and a short report, each written atomically.
+
+``publish_forecast`` checks and renders everything in memory first, so a bad input (a
+forecast on another grid, say) raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import xarray as xr
+
+from evaluation.backtest import BacktestResult
+from features.cube import grid_of
+from hotspot.atomic import atomic_path, write_text_atomic
+from hotspot.errors import DataError
+from hotspot.publish.cells import EXTRA_COLUMNS, LEADING_COLUMNS, ForecastInfo, cell_table
+from hotspot.publish.maps import WGS84, folium_html, map_title, static_png
+from hotspot.publish.report import render_report
+
+__all__ = ["FILE_NAMES", "ForecastInfo", "cell_table", "publish_forecast"]
+
+#: Output file name by key of ``publish_forecast``'s result.
+FILE_NAMES: dict[str, str] = {
+    "gpkg": "forecast.gpkg",
+    "geojson": "forecast.geojson",
+    "cells_csv": "forecast_cells.csv",
+    "html": "map.html",
+    "png": "map.png",
+    "report": "report.md",
+}
+GPKG_LAYER = "cells"
+
+
+def _boundary(cube: xr.Dataset, area_parts: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    if area_parts is None:
+        return gpd.GeoDataFrame(geometry=[grid_of(cube).area], crs=cube.attrs["crs"])
+    if not isinstance(area_parts, gpd.GeoDataFrame) or area_parts.empty:
+        raise DataError("area_parts must be a non-empty GeoDataFrame of boundaries")
+    if area_parts.crs is None:
+        raise DataError("area_parts has no CRS: set one (e.g. parts.set_crs('EPSG:27700'))")
+    return area_parts[["geometry"]].to_crs(cube.attrs["crs"])
+
+
+def publish_forecast(
+    forecast: xr.DataArray,
+    cube: xr.Dataset,
+    out_dir: Path | str,
+    *,
+    backtest: BacktestResult | None = None,
+    area_parts: gpd.GeoDataFrame | None = None,
+    top_share: float = 0.05,
+    attribution: str | None = None,
+) -> dict[str, Path]:
+    """Write a forecast's cells, maps and report into ``out_dir``; return paths by key.
+
+    Parameters
+    ----------
+    forecast
+        ``model.predict(1)`` output ``(time=1, cell)``, or the same squeezed to ``(cell,)``;
+        its cells must be the cube's (``GridError`` otherwise).
+    cube
+        The cube the model was fitted on (grid, CRS, frequency, provenance).
+    backtest
+        A backtest record to summarise in the report, with the baseline comparison.
+    area_parts
+        Boundaries to draw (e.g. wards, any CRS); default the cube's study area.
+    top_share
+        Area share whose whole top-ranked cells are marked ``in_top`` and mapped.
+    attribution
+        Data licence text for the report (e.g. the Open Government Licence notice).
+
+    Returns
+    -------
+    Paths by key: ``gpkg, geojson, html, png, report, cells_csv``.
+    """
+    table, info = cell_table(forecast, cube, top_share)
+    table = table[LEADING_COLUMNS + EXTRA_COLUMNS]
+    boundary = _boundary(cube, area_parts)
+    cell_size = float(cube.attrs["cell_size_m"])
+    title = map_title(info.model, info.target_label, float(top_share))
+    html = folium_html(table, boundary, title=title, cell_size_m=cell_size)
+    png = static_png(table, boundary, title=title, cell_size_m=cell_size)
+    csv = table.drop(columns="geometry").to_csv(index=False)
+    report = render_report(table, cube, info, top_share=float(top_share), backtest=backtest,
+                           attribution=attribution, files=list(FILE_NAMES.values()))
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {key: out_dir / name for key, name in FILE_NAMES.items()}
+    with atomic_path(paths["gpkg"]) as tmp, warnings.catch_warnings():
+        # the temporary name lacks the .gpkg extension; the final name has it
+        warnings.filterwarnings("ignore", message="The filename extension should be",
+                                category=RuntimeWarning)
+        table.to_file(tmp, driver="GPKG", layer=GPKG_LAYER)
+    with atomic_path(paths["geojson"]) as tmp:
+        table.to_crs(WGS84).to_file(tmp, driver="GeoJSON", layer=GPKG_LAYER, RFC7946="YES")
+    write_text_atomic(paths["cells_csv"], csv)
+    write_text_atomic(paths["html"], html)
+    with atomic_path(paths["png"]) as tmp:
+        tmp.write_bytes(png)
+    write_text_atomic(paths["report"], report)
+    return paths

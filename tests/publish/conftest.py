@@ -1,0 +1,79 @@
+"""Shared fixtures: a seeded synthetic City of London cube, a forecast and a backtest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import models  # noqa: F401  (registers the models)
+from evaluation.backtest import backtest
+from features.area import load_area
+from features.cube import build_cube
+from features.grid import build_grid
+from models.registry import make_model
+
+AREA_FILE = (Path(__file__).resolve().parents[2] / "data" / "boundaries"
+             / "city-of-london-wards.gpkg")
+CATEGORIES = ["burglary", "shoplifting", "theft-from-the-person", "violent-crime"]
+# hotspot centres (EPSG:27700 metres) inside the City, and their share of events
+HOTSPOTS = [((532300.0, 181200.0), 0.30), ((533300.0, 181100.0), 0.20),
+            ((531700.0, 181500.0), 0.10)]
+
+
+@pytest.fixture(scope="session")
+def area():
+    return load_area(AREA_FILE)
+
+
+@pytest.fixture(scope="session")
+def grid(area):
+    return build_grid(area, 150)
+
+
+def synthetic_events(area, months: pd.PeriodIndex, per_month: int = 120,
+                     seed: int = 7) -> pd.DataFrame:
+    """Events inside ``area``: most near a few hotspots, the rest uniform."""
+    rng = np.random.default_rng(seed)
+    geometry = area.geometry
+    minx, miny, maxx, maxy = geometry.bounds
+    frames = []
+    for month in months:
+        n = int(rng.poisson(per_month))
+        centre = rng.choice(len(HOTSPOTS) + 1, size=n,
+                            p=[s for _, s in HOTSPOTS] + [1 - sum(s for _, s in HOTSPOTS)])
+        x = rng.uniform(minx, maxx, n)
+        y = rng.uniform(miny, maxy, n)
+        for k, ((cx, cy), _) in enumerate(HOTSPOTS):
+            near = centre == k
+            x[near] = rng.normal(cx, 80.0, near.sum())
+            y[near] = rng.normal(cy, 80.0, near.sum())
+        day = rng.integers(0, month.days_in_month, n)
+        frames.append(pd.DataFrame({
+            "time": month.start_time + pd.to_timedelta(day, unit="D"),
+            "x": x, "y": y, "category": rng.choice(CATEGORIES, n),
+        }))
+    events = pd.concat(frames, ignore_index=True)
+    inside = shapely.contains_xy(geometry, events["x"].to_numpy(), events["y"].to_numpy())
+    return events.loc[inside].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def cube(area, grid):
+    events = synthetic_events(area, pd.period_range("2019-01", "2020-12", freq="M"))
+    return build_cube(events, grid, "M", source="synthetic",
+                      provenance={"generator": "tests/publish/conftest.py", "seed": 7})
+
+
+@pytest.fixture(scope="session")
+def forecast(cube):
+    return make_model("naive-mean").fit(cube, "2020-12").predict(1)
+
+
+@pytest.fixture(scope="session")
+def backtest_result(cube):
+    return backtest(cube, ["naive-last", "naive-mean", "naive-longrun"], "2020-07", "2020-12",
+                    n_bootstrap=200)
