@@ -82,7 +82,9 @@ def _finish(parts: gpd.GeoDataFrame, crs: str | None, source: str) -> StudyArea:
     return StudyArea(parts=parts.reset_index(drop=True), crs=crs)
 
 
-def load_area(path: Path | str, area_filter: str | None = None, crs: str | None = None) -> StudyArea:
+def load_area(
+    path: Path | str, area_filter: str | None = None, crs: str | None = None
+) -> StudyArea:
     """Read a boundary file (shapefile, zipped shapefile, GeoPackage, GeoJSON).
 
     Parameters
@@ -126,8 +128,9 @@ def bbox_area(
     """A rectangular study area given in WGS84 degrees."""
     if not (lon_min < lon_max and lat_min < lat_max):
         raise ConfigError("--bbox must be LON_MIN,LAT_MIN,LON_MAX,LAT_MAX with min < max")
-    parts = gpd.GeoDataFrame({"name": ["bbox"]}, geometry=[box(lon_min, lat_min, lon_max, lat_max)],
-                             crs=WGS84)
+    parts = gpd.GeoDataFrame(
+        {"name": ["bbox"]}, geometry=[box(lon_min, lat_min, lon_max, lat_max)], crs=WGS84
+    )
     return _finish(parts, crs, "--bbox")
 
 

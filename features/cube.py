@@ -95,8 +95,10 @@ def build_cube(
         attrs={
             "crs": grid.crs,
             "cell_size_m": float(grid.cell_size_m),
-            "origin": [float(cells["ix"].min() * grid.cell_size_m),
-                       float(cells["iy"].min() * grid.cell_size_m)],
+            "origin": [
+                float(cells["ix"].min() * grid.cell_size_m),
+                float(cells["iy"].min() * grid.cell_size_m),
+            ],
             "freq": freq,
             "source": source,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -108,7 +110,7 @@ def build_cube(
 
 
 def check_cube(cube: xr.Dataset) -> xr.Dataset:
-    """Return ``cube`` if it is a well-formed cube, else raise ``DataError`` saying what is wrong."""
+    """Return ``cube`` if it is well formed, else raise ``DataError`` saying what is wrong."""
     if not isinstance(cube, xr.Dataset) or "counts" not in cube:
         raise DataError("not a cube: expected an xarray Dataset with a 'counts' variable")
     if cube["counts"].dims != ("time", "cell"):
@@ -130,8 +132,10 @@ def cube_periods(cube: xr.Dataset) -> pd.PeriodIndex:
 
 def same_grid(a: xr.Dataset, b: xr.Dataset) -> None:
     """Raise ``GridError`` unless ``a`` and ``b`` share CRS, cell size and cells."""
-    if (a.attrs["crs"], a.attrs["cell_size_m"]) != (b.attrs["crs"], b.attrs["cell_size_m"]) or \
-            not np.array_equal(a["cell"].values, b["cell"].values):
+    if (a.attrs["crs"], a.attrs["cell_size_m"]) != (
+        b.attrs["crs"],
+        b.attrs["cell_size_m"],
+    ) or not np.array_equal(a["cell"].values, b["cell"].values):
         raise GridError("cubes are on different grids: rebuild them with the same area and --cell")
 
 
@@ -139,8 +143,11 @@ def grid_of(cube: xr.Dataset) -> Grid:
     """The grid a cube was built on (cells in cube order, clipped geometry restored)."""
     area = shapely.from_wkt(cube.attrs["area_wkt"])
     return grid_from_cells(
-        cube.attrs["crs"], cube.attrs["cell_size_m"], area,
-        cube["ix"].values.astype(np.int64), cube["iy"].values.astype(np.int64),
+        cube.attrs["crs"],
+        cube.attrs["cell_size_m"],
+        area,
+        cube["ix"].values.astype(np.int64),
+        cube["iy"].values.astype(np.int64),
     )
 
 

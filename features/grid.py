@@ -58,9 +58,9 @@ class Grid:
         width = int(self.cells["ix"].max()) - ix0 + 1
         height = int(self.cells["iy"].max()) - iy0 + 1
         lookup = np.full(width * height, -1, dtype=np.int64)
-        lookup[(self.cells["iy"].to_numpy() - iy0) * width + (self.cells["ix"].to_numpy() - ix0)] = (
-            np.arange(self.n_cells)
-        )
+        lookup[
+            (self.cells["iy"].to_numpy() - iy0) * width + (self.cells["ix"].to_numpy() - ix0)
+        ] = np.arange(self.n_cells)
         col, row = ix - ix0, iy - iy0
         inside_box = np.isfinite(col) & (col >= 0) & (col < width) & (row >= 0) & (row < height)
         position = np.full(x.shape, -1, dtype=np.int64)
@@ -119,8 +119,9 @@ def grid_from_cells(
     crs: str, cell_size_m: float, area: BaseGeometry, ix: np.ndarray, iy: np.ndarray
 ) -> Grid:
     """Rebuild a grid from its cell indices and area (how a saved cube restores its grid)."""
-    squares = shapely.box(ix * cell_size_m, iy * cell_size_m, (ix + 1) * cell_size_m,
-                          (iy + 1) * cell_size_m)
+    squares = shapely.box(
+        ix * cell_size_m, iy * cell_size_m, (ix + 1) * cell_size_m, (iy + 1) * cell_size_m
+    )
     clipped = shapely.intersection(squares, area)
     cells = gpd.GeoDataFrame(
         {

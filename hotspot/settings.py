@@ -76,7 +76,9 @@ def load_settings(
         try:
             values.update(tomllib.loads(Path(config).read_text()).get("hotspot", {}))
         except FileNotFoundError:
-            raise ConfigError(f"config file {config} not found: pass an existing TOML file") from None
+            raise ConfigError(
+                f"config file {config} not found: pass an existing TOML file"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {config} is not valid TOML: {exc}") from None
     values.update(_from_env(dict(os.environ) if environ is None else environ))

@@ -1,0 +1,199 @@
+"""The ``hotspot`` command: thin wrappers that build settings, call one library function
+and render the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from hotspot import __version__
+from hotspot.cli_common import DEBUG, console, handle_errors
+from hotspot.cli_ingest import ingest_app
+from hotspot.progress import rich_progress
+from hotspot.settings import load_settings
+
+if TYPE_CHECKING:  # heavy imports stay out of `hotspot --help`
+    from evaluation.backtest import BacktestResult
+
+app = typer.Typer(
+    help="Place-based crime hotspot forecasting: ingest, grid, cube, backtest, forecast.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(ingest_app, name="ingest")
+
+StoreOpt = Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML settings file (settings under a \\[hotspot] table)."),
+]
+
+
+@app.callback()
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+    ] = False,
+) -> None:
+    """Place-based crime hotspot forecasting. Every command has --help."""
+    DEBUG["enabled"] = debug
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+@handle_errors
+def cube(
+    store: StoreOpt,
+    cell: Annotated[float | None, typer.Option("--cell", help="Cell size in metres.")] = None,
+    area: Annotated[
+        Path | None, typer.Option("--area", help="Boundary file; default: the store's area.")
+    ] = None,
+    area_filter: Annotated[
+        str | None, typer.Option("--area-filter", help="Keep features where COLUMN=VALUE.")
+    ] = None,
+    crs: Annotated[str | None, typer.Option("--crs", help="Metric CRS for the grid.")] = None,
+    freq: Annotated[
+        str | None, typer.Option("--freq", help="Periods: M (month), W (week), D (day).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Build the counts cube (time x cell) of a store on a square grid; saves STORE/cube.zarr."""
+    from features.area import load_area
+    from features.cube import cube_periods
+    from hotspot.pipeline import cube_from_store, save_store_cube
+
+    settings = load_settings(config, store=store, cell_size_m=cell, area=area,
+                             area_filter=area_filter, crs=crs, freq=freq)
+    study_area = (load_area(settings.area, settings.area_filter, settings.crs)
+                  if settings.area else None)
+    built = cube_from_store(settings.store, settings.cell_size_m, settings.freq, study_area)
+    path = save_store_cube(built, settings.store)
+    periods = cube_periods(built)
+    console.print(
+        f"cube: {built.sizes['time']} periods ({periods[0]}..{periods[-1]}) x "
+        f"{built.sizes['cell']} cells of {settings.cell_size_m:g} m, "
+        f"{int(built['counts'].sum())} events counted -> [bold]{path}[/]"
+    )
+
+
+@app.command()
+@handle_errors
+def backtest(
+    store: StoreOpt,
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model names.")],
+    from_: Annotated[str, typer.Option("--from", help="First held-out period (YYYY-MM).")],
+    to: Annotated[str, typer.Option("--to", help="Last held-out period (YYYY-MM).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for metrics and predictions.")],
+    cube_path: Annotated[
+        Path | None, typer.Option("--cube", help="Cube to use; default STORE/cube.zarr.")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Rolling-origin backtest: refit at each origin, score the next period."""
+    import models as registry
+    from hotspot.pipeline import open_store_cube, run_backtest
+
+    settings = load_settings(config, store=store, out=out)
+    names = registry.parse_model_names(models)
+    cube_ = open_store_cube(settings.store, cube_path)
+    with rich_progress() as progress:
+        result = run_backtest(settings.store, names, from_, to, cube=cube_,
+                              coverages=settings.coverages, n_bootstrap=settings.n_bootstrap,
+                              seed=settings.seed, progress=progress)
+    paths = result.save(settings.out)
+    _print_summary(result)
+    console.print(f"metrics: [bold]{paths['metrics']}[/]\nsummary: [bold]{paths['summary']}[/]"
+                  f"\npredictions: [bold]{paths['predictions']}[/]")
+
+
+@app.command()
+@handle_errors
+def forecast(
+    store: StoreOpt,
+    model: Annotated[str, typer.Option("--model", help="Model to publish.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the published forecast.")],
+    backtest_periods: Annotated[
+        int | None,
+        typer.Option("--backtest-periods", help="Recent periods to backtest for the report."),
+    ] = None,
+    cube_path: Annotated[
+        Path | None, typer.Option("--cube", help="Cube to use; default STORE/cube.zarr.")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Fit on all data and publish next period's forecast (gpkg, geojson, map, report)."""
+    import models as registry
+    from hotspot.pipeline import open_store_cube, run_forecast
+
+    settings = load_settings(config, store=store, out=out, model=model,
+                             backtest_periods=backtest_periods)
+    registry.parse_model_names(settings.model)
+    cube_ = open_store_cube(settings.store, cube_path)
+    with rich_progress() as progress:
+        run = run_forecast(settings.store, settings.model, settings.out, cube=cube_,
+                           backtest_periods=settings.backtest_periods,
+                           n_bootstrap=settings.n_bootstrap, seed=settings.seed,
+                           progress=progress)
+    if run.backtest is not None:
+        _print_summary(run.backtest)
+    _print_outputs(f"forecast for {run.target_period} ({settings.model})", run.outputs)
+
+
+@app.command()
+@handle_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for every output.")] = Path(
+        "out/demo"
+    ),
+    model: Annotated[str | None, typer.Option("--model", help="Model to publish.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the main job on the embedded City of London sample: ingest, cube, backtest the
+    baselines over the last 6 months, publish next month's forecast."""
+    import models as registry
+    from hotspot.demo import run_demo
+
+    settings = load_settings(config, out=out, model=model)
+    registry.parse_model_names(settings.model)
+    with rich_progress() as progress:
+        run = run_demo(settings, progress=progress)
+    console.print(run.ingest.summary())
+    console.print(f"cube: [bold]{run.cube_path}[/]")
+    _print_summary(run.backtest)
+    console.print(f"backtest: [bold]{run.backtest_dir}[/]")
+    _print_outputs(f"forecast for {run.forecast.target_period} ({settings.model})",
+                   run.forecast.outputs)
+
+
+def _print_summary(result: BacktestResult) -> None:
+    coverage = 0.05
+    table = Table(title=f"backtest {result.settings['first_target']}.."
+                        f"{result.settings['last_target']}: mean [95% bootstrap CI]")
+    for column in ("model", "PAI@5%", "hit rate@5%", "PEI@5%", "deviance"):
+        table.add_column(column)
+    summary = result.summary_table
+    for name in summary["model"].unique():
+        cells = [name]
+        for metric in ("pai", "hit_rate", "pei", "poisson_deviance"):
+            rows = summary[(summary["model"] == name) & (summary["metric"] == metric)]
+            if metric != "poisson_deviance":
+                rows = rows[(rows["coverage"] - coverage).abs() < 1e-9]
+            row = rows.iloc[0]
+            cells.append(f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]")
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _print_outputs(title: str, outputs: dict[str, Path]) -> None:
+    console.print(f"[bold green]{title}[/]")
+    for key, path in outputs.items():
+        console.print(f"  {key:<10} {path}")

@@ -1,0 +1,55 @@
+"""The main job on the embedded default: the shipped City of London police.uk sample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from evaluation.backtest import BacktestResult
+from features.area import load_area
+from hotspot.pipeline import (
+    ForecastRun,
+    cube_from_store,
+    recent_targets,
+    run_backtest,
+    run_forecast,
+    save_store_cube,
+)
+from hotspot.progress import ProgressCallback
+from hotspot.settings import EMBEDDED_DATA, Settings
+from ingest.police_uk import ingest_police_uk
+from ingest.report import IngestReport
+
+DEMO_EVENTS = EMBEDDED_DATA / "police-uk"
+DEMO_AREA = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    ingest: IngestReport
+    cube_path: Path
+    backtest: BacktestResult
+    backtest_dir: Path
+    forecast: ForecastRun
+
+
+def run_demo(settings: Settings, progress: ProgressCallback | None = None) -> DemoRun:
+    """Ingest the sample, build the cube, backtest the baselines over the last
+    ``settings.backtest_periods`` months and publish next month's forecast under
+    ``settings.out``."""
+    out = Path(settings.out)
+    store = out / "store"
+    area = load_area(DEMO_AREA)
+    report = ingest_police_uk([DEMO_EVENTS], store, area=area, progress=progress)
+    cube = cube_from_store(store, settings.cell_size_m, "M", area)
+    cube_path = save_store_cube(cube, store)
+    first, last = recent_targets(cube, settings.backtest_periods)
+    models = list(dict.fromkeys([*settings.models, settings.model]))
+    record = run_backtest(store, models, first, last, cube=cube,
+                          coverages=settings.coverages, n_bootstrap=settings.n_bootstrap,
+                          seed=settings.seed, progress=progress)
+    backtest_dir = out / "backtest"
+    record.save(backtest_dir)
+    forecast = run_forecast(store, settings.model, out / "forecast", cube=cube,
+                            record=record)
+    return DemoRun(report, cube_path, record, backtest_dir, forecast)
