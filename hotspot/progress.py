@@ -31,7 +31,9 @@ def rich_progress(console: Console | None = None) -> Iterator[ProgressCallback]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as bar:
+    # Off a terminal (CI logs, pipes) a live bar only adds blank lines around the output.
+    with Progress(*columns, console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
 
         def update(description: str, done: int, total: int) -> None:
             if description not in tasks:

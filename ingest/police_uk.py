@@ -235,8 +235,15 @@ def _parse(inp: CsvInput, table: pa.Table, checks: CommonChecks) -> pd.DataFrame
     """One street CSV's rows, checked up to (not including) duplicates."""
     rows = Rows(inp, table)
     month = rows.text("Month")
-    valid_month = month.str.fullmatch(_MONTH_TEXT).to_numpy(dtype=bool)
-    rows["month"] = month.where(valid_month, INVALID_MONTH)
+    valid_month = month.str.fullmatch(_MONTH_TEXT).to_numpy(dtype=bool, copy=True)
+    partition = month.where(valid_month, INVALID_MONTH)
+    if inp.month:
+        # A row dated outside its file's month is an error in the file, not a reason to
+        # replace another month's partition: quarantine it under the file's month.
+        stray = valid_month & (month != inp.month).to_numpy()
+        valid_month &= ~stray
+        partition = partition.mask(stray, inp.month)
+    rows["month"] = partition
     rows["time"] = (
         pd.to_datetime(month.where(valid_month), format="%Y-%m").to_numpy().astype("datetime64[us]")
     )

@@ -110,17 +110,18 @@ def test_each_reason_with_month_row_and_precedence(data, tmp_path, area):
         row("b", "2019-02", ("east", "51.5")),  # 4 bad_coordinates (text)
         row("z", "2019-02", ("0", "0.000000")),  # 5 bad_coordinates (police.uk "no point")
         row("r", "2019-02", ("-0.09", "95")),  # 6 bad_coordinates (range)
-        row("f", "2019-04", data.OUTSIDE),  # 7 future_time beats outside
+        row("f", "2019-04", data.OUTSIDE),  # 7 bad_month: dated outside its file's month
         row("o", "2019-02", data.OUTSIDE),  # 8 outside_study_area
         row("ok", "2019-02", data.INSIDE_2),  # 9 duplicate_crime_id
         row("ok", "2019-02", ("", "")),  # 10 no_coordinates beats duplicate
         row("ok", "2019-02", data.OUTSIDE),  # 11 outside beats duplicate
         row("", "2019-02", crime_type="Anti-social behaviour"),  # 12 event
         row("", "2019-02", crime_type="Anti-social behaviour"),  # 13 event, not a duplicate
-        row("ok2", "2019-03"),  # 14 this month is not the future
     ]
     path = data.street_file("2019-02", "city-of-london", rows)
-    report = ingest(path, tmp_path / "store", area=area)
+    future = data.street_file("2019-04", "city-of-london", [row("f", "2019-04", data.OUTSIDE)])
+    current = data.street_file("2019-03", "city-of-london", [row("ok2", "2019-03")])
+    report = ingest([path, future, current], tmp_path / "store", area=area)
 
     quarantine = read_quarantine(tmp_path / "store")
     assert data.reasons_by_row(quarantine, path.name) == {
@@ -129,20 +130,21 @@ def test_each_reason_with_month_row_and_precedence(data, tmp_path, area):
         4: "bad_coordinates",
         5: "bad_coordinates",
         6: "bad_coordinates",
-        7: "future_time",
+        7: "bad_month",
         8: "outside_study_area",
         9: "duplicate_crime_id",
         10: "no_coordinates",
         11: "outside_study_area",
     }
     months = dict(zip(quarantine["row"], quarantine["month"], strict=True))
-    assert months[2] == INVALID_MONTH and months[7] == "2019-04" and months[3] == "2019-02"
+    assert months[2] == INVALID_MONTH and months[7] == "2019-02" and months[3] == "2019-02"
+    assert data.reasons_by_row(quarantine, future.name) == {1: "future_time"}  # beats outside
     assert (tmp_path / "store/quarantine/month=invalid/city-of-london.parquet").exists()
     assert (tmp_path / "store/quarantine/month=2019-04/city-of-london.parquet").exists()
     events = read_events(tmp_path / "store")
     assert sorted(events["event_id"].str[:4]) == ["asb-", "asb-", "ok", "ok2"]
     assert events["event_id"].is_unique
-    assert report.n_events == 4 and report.n_quarantined == 10
+    assert report.n_events == 4 and report.n_quarantined == 11
 
 
 def test_raw_keeps_every_field_of_the_row(data, tmp_path):
@@ -530,3 +532,22 @@ def test_real_city_of_london_48_months(data, tmp_path):
         "outside_study_area",
         "duplicate_crime_id",
     }
+
+
+def test_row_dated_outside_its_file_month_is_quarantined_not_moved(tmp_path):
+    """A stray row must not replace another month's partition."""
+    from ingest.police_uk import ingest_police_uk
+    from ingest.store import list_months, read_quarantine
+
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
+              "LSOA name,Crime type,Last outcome category,Context\n")
+    row = "{id},{month},X,X,-0.09,51.515,On or near X,E01,L,Burglary,,\n"
+    folder = tmp_path / "in" / "2020-03"
+    folder.mkdir(parents=True)
+    (folder / "2020-03-city-of-london-street.csv").write_text(
+        header + row.format(id="a", month="2020-03") + row.format(id="b", month="2019-07"))
+    report = ingest_police_uk([tmp_path / "in"], tmp_path / "store")
+    assert list_months(tmp_path / "store") == ["2020-03"]
+    quarantined = read_quarantine(tmp_path / "store")
+    assert quarantined[["month", "reason"]].values.tolist() == [["2020-03", "bad_month"]]
+    assert report.n_events == 1

@@ -1,0 +1,67 @@
+"""``hotspot weather``: daily weather for a store, from meteostat or a local file."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hotspot.cli_common import console, err_console, handle_errors
+
+
+@handle_errors
+def weather_command(
+    store: Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")],
+    station: Annotated[
+        str | None,
+        typer.Option("--station", help="meteostat station id, or 'nearest' (the station "
+                     "nearest the store's area). With --file too, the file is the fallback "
+                     "when meteostat cannot be reached."),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Local daily weather: an ECA&D file (DATE, TX, Q_TX, ...; "
+                     "tenths) or a CSV date,tmax,tmin,tavg,prcp (°C, mm). Alone, it is read "
+                     "without touching the network."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First day YYYY-MM-DD; default: the "
+                                 "first event month's first day.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last day YYYY-MM-DD; default: the last "
+                                 "event month's last day.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for meteostat before "
+                            "falling back.")
+    ] = 30.0,
+) -> None:
+    """Fetch daily weather (max/min/mean temperature, rain) into STORE/weather/daily.parquet.
+
+    Without --station or --file: meteostat's station nearest the study area.
+    Downloads are cached under STORE/weather/cache and never fetched twice.
+    """
+    from hotspot.cli_common import DEBUG
+    from hotspot.errors import ConfigError
+    from ingest.weather import ingest_weather
+
+    if timeout <= 0:
+        raise ConfigError(f"--timeout must be positive, got {timeout}")
+    # meteostat logs every failed request; the outcome is reported once below (--debug
+    # shows its log)
+    client_log = logging.getLogger("meteostat")
+    level = client_log.level
+    if not DEBUG["enabled"]:
+        client_log.setLevel(logging.CRITICAL)
+    try:
+        run = ingest_weather(store, station=station, file=file, start=start, end=end,
+                             timeout_s=timeout)
+    finally:
+        client_log.setLevel(level)
+    for message in run.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False,
+                          soft_wrap=True)
+    console.print(run.summary(), highlight=False, soft_wrap=True)
