@@ -174,3 +174,43 @@ def open_cube(path: Path | str) -> xr.Dataset:
         cell=cube["cell"].values.astype(object), category=cube["category"].values.astype(object)
     )
     return check_cube(cube)
+
+
+def cube_from_counts(
+    counts: np.ndarray,
+    width: int,
+    *,
+    freq: str = "M",
+    start: str = "2019-01-01",
+    cell_size_m: float = 150.0,
+    crs: str = "EPSG:27700",
+    origin: tuple[int, int] = (3500, 1200),
+) -> xr.Dataset:
+    """A cube holding ``counts (time, cell)`` on a full ``width``-column rectangular grid.
+
+    For simulation studies and tests: cells are ordered row by row (``iy`` then ``ix``,
+    as ``build_grid`` orders them), every cell is a whole square, one crime category.
+    """
+    counts = np.asarray(counts)
+    n_t, n_c = counts.shape
+    if n_c % width:
+        raise DataError(f"{n_c} cells do not fill rows of {width}")
+    ix = origin[0] + np.arange(n_c) % width
+    iy = origin[1] + np.arange(n_c) // width
+    periods = pd.period_range(pd.Timestamp(start), periods=n_t, freq=PANDAS_FREQ[freq])
+    area = shapely.box(ix.min() * cell_size_m, iy.min() * cell_size_m,
+                       (ix.max() + 1) * cell_size_m, (iy.max() + 1) * cell_size_m)
+    return check_cube(xr.Dataset(
+        {"counts": (("time", "cell"), counts.astype(np.int32)),
+         "category_counts": (("time", "category", "cell"), counts[:, None, :].astype(np.int32))},
+        coords={
+            "time": period_starts(periods),
+            "cell": np.array([f"{a}_{b}" for a, b in zip(ix, iy, strict=True)], dtype=object),
+            "category": np.array(["All"], dtype=object),
+            "ix": ("cell", ix.astype(np.int64)), "iy": ("cell", iy.astype(np.int64)),
+            "x": ("cell", (ix + 0.5) * cell_size_m), "y": ("cell", (iy + 0.5) * cell_size_m),
+            "area_m2": ("cell", np.full(n_c, cell_size_m**2)),
+        },
+        attrs={"crs": crs, "cell_size_m": float(cell_size_m), "freq": freq,
+               "area_wkt": shapely.to_wkt(area), "source": "synthetic", "provenance": "{}"},
+    ))

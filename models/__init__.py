@@ -3,7 +3,17 @@
 Importing this package registers every model; use ``make_model(name)``.
 """
 
-from models import naive_last, naive_longrun, naive_mean  # noqa: F401  (registers them)
+from models import (  # noqa: F401  (registers them)
+    ensemble,
+    gbm,
+    glm,
+    kde,
+    naive_last,
+    naive_longrun,
+    naive_mean,
+    prospective_hotspot,
+    self_exciting_counts,
+)
 from models.registry import available_models, make_model, parse_model_names
 
 __all__ = ["available_models", "make_model", "parse_model_names"]

@@ -1,0 +1,245 @@
+"""``glm``: Poisson or negative-binomial regression on the feature table.
+
+Model, for cell ``c`` and period ``t`` (features from ``features.design``, all from the
+past):
+
+    y[c, t] ~ Poisson(μ) or NB2(μ, α),    log μ = β0 + Σ_k β_k · x_k[c, t]
+
+Features: ``log1p`` of every count feature (own lags, neighbour lags and means, own
+rolling and long-run means), trend, season, ``log_area``, covariates, and covariate ×
+``log1p(longrun)`` interactions; all standardised on the training rows (columns constant
+there are dropped).
+
+Fit: statsmodels ``GLM`` (IRLS) on the last ``max_periods`` periods only (default 36 months,
+104 weeks, 365 days) and at most ``max_rows`` rows (default 150,000, a seeded random subset
+beyond), so the fit stays fast on large daily cubes; rows with any feature missing are
+dropped. ``family="negbin"``: NB2 with ``α`` estimated by the Cameron–Trivedi
+moment regression ``(y − μ)² − y = α μ²`` on the Poisson fit, then the NB GLM is fitted
+with that ``α`` and ``α`` re-estimated once on its fit (a fixed-α GLM is far more robust
+than a joint MLE of ``α``). If IRLS fails, a small ridge penalty is used instead.
+
+Forecast: one step from ``design_for_next``; longer horizons recursively (the expected
+counts of earlier steps stand in for the unknown counts). The linear predictor is capped
+at ``log(10 · max training count + 10)`` so a trend can never explode a forecast.
+
+``TabularForecaster`` (shared with ``gbm``) holds the feature-table plumbing. Fits and
+forecasts run on ``n_threads`` BLAS/OpenMP threads (default 1): on a shared machine more
+threads than free cores make a small least-squares solve fifty times slower, and
+backtests get their parallelism from running many fits, not from threads inside one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.linalg
+import statsmodels.api as sm
+import xarray as xr
+from threadpoolctl import threadpool_limits
+
+from features.design import (
+    INTERACTION_SUFFIX,
+    SEASONALITY,
+    build_design,
+    count_columns,
+    default_lags,
+    default_window,
+    feature_columns,
+    recursive_forecast,
+    usable_lags,
+)
+from hotspot.errors import ConfigError, DataError
+from models.base import BaseForecaster
+from models.registry import register
+
+DEFAULT_MAX_PERIODS = {"M": 36, "W": 104, "D": 365}
+#: Training rows kept at most (a seeded random subset beyond): bounds a daily fit's time.
+DEFAULT_MAX_ROWS = 150_000
+FAMILIES = ("poisson", "negbin")
+
+
+class TabularForecaster(BaseForecaster):
+    """A regression on ``features.design`` rows: subclasses fit and predict rows only."""
+
+    #: Drop training rows with any missing feature (regressions) or keep them (trees).
+    drop_missing: bool = True
+
+    def __init__(self, covariates: Mapping[str, pd.DataFrame] | None = None,
+                 lags: Sequence[int] | None = None, max_periods: int | None = None,
+                 seasonality: str = "harmonic", interactions: bool = True,
+                 max_rows: int = DEFAULT_MAX_ROWS, n_threads: int = 1) -> None:
+        if max_periods is not None and int(max_periods) < 1:
+            raise ConfigError(f"{self.name} max_periods must be at least 1, got {max_periods}")
+        if seasonality not in SEASONALITY:
+            raise ConfigError(f"{self.name} seasonality must be one of {SEASONALITY}")
+        if lags is not None and any(int(k) < 1 for k in lags):
+            raise ConfigError(f"{self.name} lags must be at least 1, got {lags}")
+        if int(max_rows) < 1000:
+            raise ConfigError(f"{self.name} max_rows must be at least 1000, got {max_rows}")
+        self.covariates = covariates
+        self.lags = None if lags is None else tuple(int(k) for k in lags)
+        self.max_periods = None if max_periods is None else int(max_periods)
+        self.seasonality = seasonality
+        self.interactions = bool(interactions)
+        self.max_rows = int(max_rows)
+        self.n_threads = int(n_threads)
+
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+        freq = history.attrs["freq"]
+        n_t = history.sizes["time"]
+        self.design_options_ = {
+            "lags": usable_lags(self.lags or default_lags(freq), n_t),
+            "window": default_window(freq), "seasonality": self.seasonality,
+            "interactions": self.interactions,
+        }
+        max_periods = self.max_periods or DEFAULT_MAX_PERIODS[freq]
+        table = build_design(history, self.covariates, last_periods=max_periods,
+                             **self.design_options_)
+        table = table[table["longrun"].notna()]  # the cube's first period has no past
+        if self.drop_missing:
+            table = table.dropna(subset=feature_columns(table))
+        if table.empty or n_t < 2:
+            raise DataError(f"{self.name} needs at least two periods of history with every "
+                            f"feature known; this history has {n_t}")
+        if len(table) > self.max_rows:  # a seeded random subset, all periods represented
+            rng = np.random.default_rng(getattr(self, "random_state", 0))
+            table = table.iloc[np.sort(rng.choice(len(table), self.max_rows, replace=False))]
+        self.history_ = history
+        self.n_rows_ = len(table)
+        self.max_count_ = float(table["y"].max())
+        with threadpool_limits(limits=self.n_threads):
+            self._fit_rows(table[feature_columns(table)], table["y"].to_numpy(dtype=float))
+
+    def _predict(self, periods: int) -> np.ndarray:
+        with threadpool_limits(limits=self.n_threads):
+            return recursive_forecast(
+                self.history_, self.covariates, periods,
+                lambda rows: self._predict_rows(rows[feature_columns(rows)]),
+                **self.design_options_)
+
+    def _fit_rows(self, features: pd.DataFrame, y: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _predict_rows(self, features: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+
+@register
+class GLMForecaster(TabularForecaster):
+    """Log-linear Poisson / NB2 regression on past-only features (statsmodels GLM)."""
+
+    name = "glm"
+
+    def __init__(self, family: str = "poisson",
+                 covariates: Mapping[str, pd.DataFrame] | None = None,
+                 lags: Sequence[int] | None = None, max_periods: int | None = None,
+                 seasonality: str = "harmonic", interactions: bool = True,
+                 max_rows: int = DEFAULT_MAX_ROWS, maxiter: int = 100,
+                 n_threads: int = 1) -> None:
+        if family not in FAMILIES:
+            raise ConfigError(f"glm family must be one of {', '.join(FAMILIES)}, got {family!r}")
+        super().__init__(covariates, lags, max_periods, seasonality, interactions, max_rows,
+                         n_threads)
+        self.family = family
+        self.maxiter = int(maxiter)
+
+    # -- feature transform --------------------------------------------------------------
+    def _transform(self, features: pd.DataFrame) -> np.ndarray:
+        """log1p the counts, re-form the interactions on that scale, standardise."""
+        names = list(features.columns)
+        values = np.array(features.to_numpy(dtype=float))  # a copy, never the frame's memory
+        counts = [names.index(c) for c in count_columns(features)]
+        values[:, counts] = np.log1p(np.clip(values[:, counts], 0.0, None))
+        longrun = names.index("longrun")
+        for j, column in enumerate(names):
+            if column.endswith(INTERACTION_SUFFIX):
+                covariate = names.index(column[: -len(INTERACTION_SUFFIX)])
+                values[:, j] = values[:, covariate] * values[:, longrun]
+        chosen = [names.index(c) for c in self.columns_]
+        return (values[:, chosen] - self.center_) / self.scale_
+
+    def _fit_rows(self, features: pd.DataFrame, y: np.ndarray) -> None:
+        self.columns_ = list(features.columns)
+        self.center_ = np.zeros(len(self.columns_))
+        self.scale_ = np.ones(len(self.columns_))
+        raw = self._transform(features)
+        std = raw.std(axis=0)
+        keep = std > 1e-9 * np.maximum(1.0, np.abs(raw).max(axis=0))
+        self.center_, self.scale_ = raw.mean(axis=0), np.where(keep, std, 1.0)
+        keep &= _independent_columns((raw - self.center_) / self.scale_)
+        self.columns_ = [c for c, k in zip(self.columns_, keep, strict=True) if k]
+        self.center_, self.scale_ = self.center_[keep], self.scale_[keep]
+        X = sm.add_constant(self._transform(features), has_constant="add")
+        self.trace_: list[dict[str, Any]] = []
+        result = self._glm(X, y, sm.families.Poisson(), None)
+        self.alpha_ = None
+        if self.family == "negbin":
+            for _ in range(2):  # α from the previous fit's means, then refit with that α
+                mu = np.exp(X @ np.asarray(result.params, dtype=float))
+                self.alpha_ = _moment_alpha(y, mu)
+                result = self._glm(X, y, sm.families.NegativeBinomial(alpha=self.alpha_),
+                                   np.asarray(result.params))
+        self.params_ = np.asarray(result.params, dtype=float)
+        self.cap_ = float(np.log(10.0 * self.max_count_ + 10.0))
+
+    def _glm(self, X: np.ndarray, y: np.ndarray, family: Any,
+             start: np.ndarray | None) -> Any:
+        model = sm.GLM(y, X, family=family)
+        name = type(family).__name__
+        try:
+            with np.errstate(all="ignore"):
+                result = model.fit(start_params=start, maxiter=self.maxiter, tol=1e-8)
+            if not np.all(np.isfinite(result.params)):
+                raise ValueError("non-finite coefficients")
+            history = result.fit_history
+            self.converged_ = bool(result.converged)
+            self.trace_.append({"family": name, "method": "IRLS",
+                                "converged": self.converged_,
+                                "iterations": int(history["iteration"]),
+                                # at the start (statsmodels' data-based guess or the
+                                # start parameters) then after each iteration
+                                "deviance": [float(d) for d in history["deviance"]
+                                             if np.isfinite(d)]})
+            return result
+        except (np.linalg.LinAlgError, ValueError, sm.tools.sm_exceptions.PerfectSeparationError):
+            result = model.fit_regularized(alpha=1e-3, L1_wt=0.0, maxiter=self.maxiter,
+                                           start_params=start)
+            self.converged_ = True
+            self.trace_.append({"family": name, "method": "ridge", "converged": True,
+                                "iterations": None, "deviance": []})
+            return result
+
+    def _predict_rows(self, features: pd.DataFrame) -> np.ndarray:
+        X = sm.add_constant(self._transform(features), has_constant="add")
+        eta = np.minimum(X @ self.params_, self.cap_)
+        return np.exp(eta)
+
+    def fitted_params(self) -> dict[str, Any]:
+        return {"family": self.family, "alpha": self.alpha_,
+                "coefficients": dict(zip(["const", *self.columns_],
+                                         self.params_.tolist(), strict=True)),
+                "n_rows": self.n_rows_, "lags": list(self.design_options_["lags"]),
+                "converged": self.converged_, "trace": self.trace_}
+
+
+def _moment_alpha(y: np.ndarray, mu: np.ndarray) -> float:
+    """NB2 dispersion by the Cameron–Trivedi regression ``(y − μ)² − y = α μ²`` (no intercept)."""
+    alpha = float(np.sum((y - mu) ** 2 - y) / max(np.sum(mu**2), 1e-12))
+    return min(max(alpha, 1e-6), 100.0)
+
+
+def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """Mask of columns kept by a pivoted QR (constant and collinear ones are dropped).
+
+    ``X`` is centred, so the intercept added later cannot be reproduced by the kept ones.
+    Keeping the design full rank keeps the coefficients identifiable on short histories.
+    """
+    _, r, pivot = scipy.linalg.qr(X, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int(np.sum(diag > tol * max(diag.max(initial=0.0), 1e-300) * np.sqrt(len(X))))
+    keep = np.zeros(X.shape[1], dtype=bool)
+    keep[pivot[:rank]] = True
+    return keep
