@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hotspot import __version__
@@ -16,6 +17,8 @@ from hotspot.progress import rich_progress
 from hotspot.settings import load_settings
 
 if TYPE_CHECKING:  # heavy imports stay out of `hotspot --help`
+    import pandas as pd
+
     from evaluation.backtest import BacktestResult
 
 app = typer.Typer(
@@ -96,21 +99,36 @@ def backtest(
     cube_path: Annotated[
         Path | None, typer.Option("--cube", help="Cube to use; default STORE/cube.zarr.")
     ] = None,
+    covariates: Annotated[
+        str | None,
+        typer.Option("--covariates", help="Ablation: run covariate-taking models (glm, gbm) "
+                     "with each of none|calendar|weather|all (comma-separated) and report "
+                     "paired differences against none."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Rolling-origin backtest: refit at each origin, score the next period."""
     import models as registry
-    from hotspot.pipeline import open_store_cube, run_backtest
+    from hotspot.pipeline import open_store_cube, run_backtest, run_covariate_ablation
 
     settings = load_settings(config, store=store, out=out)
     names = registry.parse_model_names(models)
     cube_ = open_store_cube(settings.store, cube_path)
+    options = {"cube": cube_, "coverages": settings.coverages,
+               "n_bootstrap": settings.n_bootstrap, "seed": settings.seed}
     with rich_progress() as progress:
-        result = run_backtest(settings.store, names, from_, to, cube=cube_,
-                              coverages=settings.coverages, n_bootstrap=settings.n_bootstrap,
-                              seed=settings.seed, progress=progress)
-    paths = result.save(settings.out)
+        if covariates:
+            ablation = run_covariate_ablation(settings.store, names, from_, to, covariates,
+                                              progress=progress, **options)
+            result = ablation.backtest
+        else:
+            result = run_backtest(settings.store, names, from_, to, progress=progress,
+                                  **options)
+    paths = ablation.save(settings.out) if covariates else result.save(settings.out)
     _print_summary(result)
+    if covariates:
+        _print_ablation(ablation.differences)
+        console.print(f"ablation: [bold]{paths['ablation']}[/]")
     console.print(f"metrics: [bold]{paths['metrics']}[/]\nsummary: [bold]{paths['summary']}[/]"
                   f"\npredictions: [bold]{paths['predictions']}[/]")
 
@@ -182,7 +200,7 @@ def _print_summary(result: BacktestResult) -> None:
         table.add_column(column)
     summary = result.summary_table
     for name in summary["model"].unique():
-        cells = [name]
+        cells = [escape(name)]
         for metric in ("pai", "hit_rate", "pei", "poisson_deviance"):
             rows = summary[(summary["model"] == name) & (summary["metric"] == metric)]
             if metric != "poisson_deviance":
@@ -193,7 +211,28 @@ def _print_summary(result: BacktestResult) -> None:
     console.print(table)
 
 
+def _print_ablation(differences: pd.DataFrame) -> None:
+    table = Table(title="covariates vs none: mean paired difference [95% CI] (* = CI clear of 0)")
+    for column in ("model", "PAI@5%", "deviance"):
+        table.add_column(column)
+    for model, rows in differences.groupby("model", sort=False):
+        cells = [escape(model)]
+        for metric, coverage in (("pai", 0.05), ("poisson_deviance", None)):
+            row = rows[rows["metric"] == metric]
+            if coverage is not None:
+                row = row[(row["coverage"] - coverage).abs() < 1e-9]
+            r = row.iloc[0]
+            cells.append(f"{r['mean_diff']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+                         + (" *" if r["better"] else ""))
+        table.add_row(*cells)
+    console.print(table)
+
+
 def _print_outputs(title: str, outputs: dict[str, Path]) -> None:
     console.print(f"[bold green]{title}[/]")
     for key, path in outputs.items():
         console.print(f"  {key:<10} {path}")
+
+
+from hotspot.cli_weather import weather_command  # noqa: E402, I001
+app.command("weather")(weather_command)

@@ -14,12 +14,15 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
+from evaluation.ablation import AblationResult, covariate_ablation
 from evaluation.backtest import BacktestResult, backtest
 from features.area import StudyArea, load_area
+from features.covariates import parse_variants, variant_tables
 from features.cube import build_cube, cube_periods, open_cube, save_cube
 from features.grid import build_grid
 from features.periods import period_label
 from hotspot.errors import DataError
+from hotspot.locking import store_lock
 from hotspot.progress import ProgressCallback
 from hotspot.publish import publish_forecast
 from ingest.store import AREA_FILE, EVENTS_DIR, list_months, read_events, read_store_meta
@@ -72,6 +75,13 @@ def cube_from_store(
 ) -> xr.Dataset:
     """Build the cube of a store's events on a grid over its study area."""
     store = Path(store)
+    with store_lock(store):
+        return _cube_from_store(store, cell_size_m, freq, area)
+
+
+def _cube_from_store(
+    store: Path, cell_size_m: float, freq: str, area: StudyArea | None
+) -> xr.Dataset:
     meta = read_store_meta(store)
     if meta["time_resolution"] == "month" and freq != "M":
         raise DataError(
@@ -96,7 +106,8 @@ def cube_from_store(
 
 
 def save_store_cube(cube: xr.Dataset, store: Path) -> Path:
-    return save_cube(cube, Path(store) / CUBE_FILE)
+    with store_lock(store):
+        return save_cube(cube, Path(store) / CUBE_FILE)
 
 
 def open_store_cube(store: Path, cube_path: Path | None = None) -> xr.Dataset:
@@ -131,6 +142,24 @@ def run_backtest(
     return backtest(cube, models, first_target, last_target,
                     events=_events_if_needed(store, models), n_bootstrap=n_bootstrap,
                     seed=seed, progress=progress, **kwargs)
+
+
+def run_covariate_ablation(
+    store: Path,
+    models: list[str],
+    first_target: str | pd.Period,
+    last_target: str | pd.Period,
+    variants: str,
+    *,
+    cube: xr.Dataset | None = None,
+    **options,
+) -> AblationResult:
+    """Backtest ``models`` with and without the covariate groups named in ``variants``."""
+    cube = cube if cube is not None else open_store_cube(store)
+    names = parse_variants(variants)
+    tables = variant_tables(Path(store), cube, names, ahead=1)
+    return covariate_ablation(cube, models, first_target, last_target, tables,
+                              events=_events_if_needed(store, models), **options)
 
 
 def recent_targets(cube: xr.Dataset, n_periods: int) -> tuple[pd.Period, pd.Period]:
