@@ -1,0 +1,102 @@
+"""The command line end to end on the embedded sample, and its one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from evaluation.backtest import METRIC_COLUMNS
+from hotspot.cli import app
+from tests.conftest import EMBEDDED_DATA
+
+runner = CliRunner()
+AREA = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    result = invoke("demo", "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_demo_publishes_every_output(demo_out):
+    forecast = demo_out / "forecast"
+    for name in ("forecast.gpkg", "forecast.geojson", "map.html", "map.png", "report.md"):
+        assert (forecast / name).exists(), name
+    for name in ("metrics.csv", "summary.csv", "predictions.parquet"):
+        assert (demo_out / "backtest" / name).exists(), name
+    report = (forecast / "report.md").read_text()
+    assert "2021-01" in report and "naive-longrun" in report and "Open Government Licence" in report
+
+
+def test_demo_backtests_the_last_six_months_of_the_sample(demo_out):
+    metrics = pd.read_csv(demo_out / "backtest" / "metrics.csv")
+    assert list(metrics.columns) == METRIC_COLUMNS
+    assert sorted(metrics["target_period"].unique()) == [f"2020-{m:02d}" for m in range(7, 13)]
+    assert set(metrics["model"]) == {"naive-last", "naive-mean", "naive-longrun"}
+
+
+def test_cli_step_by_step_matches_the_contract(demo_out, tmp_path):
+    store = demo_out / "store"
+    result = invoke("backtest", "--store", store, "--models", "naive-last,naive-mean",
+                    "--from", "2020-10", "--to", "2020-12", "--out", tmp_path / "bt")
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in (tmp_path / "bt").iterdir()} >= {
+        "metrics.csv", "summary.csv", "predictions.parquet"}
+    result = invoke("forecast", "--store", store, "--model", "naive-longrun", "--out",
+                    tmp_path / "fc", "--backtest-periods", "2")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fc" / "forecast.gpkg").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["backtest", "--models", "naive-last", "--from", "2020-09", "--to", "2020-07"],
+         "--from 2020-09 is after --to 2020-07"),
+        (["backtest", "--models", "magic", "--from", "2020-07", "--to", "2020-08"],
+         "unknown model 'magic'"),
+        (["backtest", "--models", "naive-last", "--from", "2030-01", "--to", "2030-02"],
+         "must lie within the cube"),
+        (["forecast", "--model", "naive-mean", "--store", "{missing}"], "no cube at"),
+        (["cube", "--store", "{store}", "--area", "{missing}"], "not found"),
+    ],
+)
+def test_bad_options_give_one_line_and_exit_2(demo_out, tmp_path, args, message):
+    out = tmp_path / "out"
+    fill = {"{store}": str(demo_out / "store"), "{missing}": str(tmp_path / "missing")}
+    args = [fill.get(a, a) for a in args]
+    if "--store" not in args:
+        args += ["--store", str(demo_out / "store")]
+    if args[0] != "cube":
+        args += ["--out", str(out)]
+    result = invoke(*args)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
+    assert not out.exists()
+
+
+def test_missing_month_in_store_is_refused(tmp_path):
+    months = ["2020-01", "2020-02", "2020-04"]
+    result = invoke("ingest", "police-uk", *[EMBEDDED_DATA / "police-uk" / m for m in months],
+                    "--store", tmp_path / "s", "--area", AREA)
+    assert result.exit_code == 0, result.output
+    result = invoke("cube", "--store", tmp_path / "s")
+    assert result.exit_code == 2
+    assert "2020-03" in result.output and not (tmp_path / "s" / "cube.zarr").exists()
+
+
+def test_every_command_has_help():
+    for command in ("ingest", "cube", "backtest", "forecast", "demo"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output
