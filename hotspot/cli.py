@@ -233,6 +233,8 @@ def _print_outputs(title: str, outputs: dict[str, Path]) -> None:
     for key, path in outputs.items():
         console.print(f"  {key:<10} {path}")
 
+from hotspot.cli_claims import evaluate_claim_command  # noqa: E402, I001
+app.command("evaluate-claim")(evaluate_claim_command)
 
 from hotspot.cli_weather import weather_command  # noqa: E402, I001
 app.command("weather")(weather_command)
