@@ -238,3 +238,7 @@ app.command("evaluate-claim")(evaluate_claim_command)
 
 from hotspot.cli_weather import weather_command  # noqa: E402, I001
 app.command("weather")(weather_command)
+
+from hotspot.cli_nightly import nightly_command, serve_command  # noqa: E402, I001
+app.command("nightly")(nightly_command)
+app.command("serve")(serve_command)

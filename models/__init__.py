@@ -12,6 +12,7 @@ from models import (  # noqa: F401  (registers them)
     naive_longrun,
     naive_mean,
     prospective_hotspot,
+    rfg_harm,
     self_exciting_counts,
 )
 from models.registry import available_models, make_model, parse_model_names

@@ -1,0 +1,75 @@
+"""``rfg-harm``: a recency-frequency-gravity place score, scaled to expected counts.
+
+Every past crime in a cell adds its harm weight (gravity; days of imprisonment, see
+``hotspot.harm``) decayed by its age (recency): ``score = Σ_t Σ_k w_k · n_tkc ·
+exp(−age_t / tau)``, age 0 for the latest period; many crimes add up (frequency). Cubes
+without category counts fall back to a weight of 1 per crime.
+
+The score ranks places by recent harm; to be scored like any other forecaster it is
+turned into expected counts: the cells' shares of the score times the study area's mean
+total count over the last ``k`` periods, blended with ``floor_share`` of the area share
+so no cell is forecast exactly zero (the blend does not change the order of cells with a
+score, as ranking is by density).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from hotspot.errors import ConfigError
+from hotspot.harm import load_harm_weights
+from models.base import LevelForecaster
+from models.registry import register
+
+
+@register
+class RFGHarm(LevelForecaster):
+    """Harm-weighted, exponentially decayed count of past crimes per cell."""
+
+    name = "rfg-harm"
+
+    def __init__(
+        self,
+        tau: float = 3.0,
+        k: int = 12,
+        floor_share: float = 0.05,
+        weights: str | None = None,
+        missing_weight: float | None = None,
+    ) -> None:
+        if not float(tau) > 0:
+            raise ConfigError(f"rfg-harm tau must be > 0 periods, got {tau}")
+        if int(k) < 1:
+            raise ConfigError(f"rfg-harm k must be at least 1, got {k}")
+        if not 0 <= float(floor_share) < 1:
+            raise ConfigError(f"rfg-harm floor_share must be in [0, 1), got {floor_share}")
+        self.tau = float(tau)
+        self.k = int(k)
+        self.floor_share = float(floor_share)
+        self.weights = None if weights is None else str(weights)
+        self.missing_weight = None if missing_weight is None else float(missing_weight)
+
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+        counts = history["counts"].values.astype(float)
+        self.weighted_ = bool("category_counts" in history and history.sizes.get("category", 0))
+        if self.weighted_:
+            weights = load_harm_weights(self.weights)
+            w = weights.vector(list(history["category"].values), self.missing_weight)
+            harm = np.einsum("tkc,k->tc", history["category_counts"].values.astype(float), w)
+        else:
+            harm = counts
+        age = np.arange(counts.shape[0])[::-1].astype(float)
+        score = (np.exp(-age / self.tau)[:, None] * harm).sum(axis=0)
+        total = counts[-self.k:].sum(axis=1).mean()
+        area = history["area_m2"].values.astype(float)
+        area_share = area / area.sum()
+        score_share = score / score.sum() if score.sum() > 0 else area_share
+        self.total_ = float(total)
+        self.level_ = total * ((1 - self.floor_share) * score_share
+                               + self.floor_share * area_share)
+
+    def fitted_params(self) -> dict[str, Any]:
+        return {"total_per_period": self.total_, "harm_weighted": self.weighted_}

@@ -1,0 +1,322 @@
+"""The nightly pass as a library: config, drop folder, run folders, latest, retention,
+health checks, lock, and one pass end to end without Prefect."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import zipfile
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluation.bootstrap import summarise
+from hotspot import nightly
+from hotspot.errors import ConfigError, DataError
+from hotspot.settings import EMBEDDED_DATA
+from ingest.drop_folder import due_items, scan_drop_folder
+
+AREA = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
+POLICE_UK = EMBEDDED_DATA / "police-uk"
+
+
+def write_config(path, **sections) -> object:
+    text = [f'store = "{sections.pop("store", "store")}"',
+            f'model = "{sections.pop("model", "naive-mean")}"']
+    tables = {"area": {"file": str(AREA)}, "sources": {"drop_folder": "drop", "drop_settle_s": 0},
+              "outputs": {"runs_dir": "runs", "keep": 3},
+              "backtest": {"periods": 2, "n_bootstrap": 200}}
+    for name, values in sections.items():
+        tables.setdefault(name, {}).update(values)
+    for name, values in tables.items():
+        text.append(f"[{name}]")
+        text += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path.write_text("\n".join(text) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------- config
+
+
+def test_config_resolves_paths_relative_to_the_file(tmp_path):
+    (tmp_path / "conf").mkdir()
+    cfg = nightly.load_nightly_config(write_config(tmp_path / "conf" / "n.toml"))
+    assert cfg.store == tmp_path / "conf" / "store"
+    assert cfg.sources.drop_folder == tmp_path / "conf" / "drop"
+    assert cfg.schedule.cron == "0 2 * * *" and cfg.outputs.keep == 3
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model": "nope"}, "unknown model 'nope'"),
+    ({"outputs": {"keep": 0}}, "outputs.keep"),
+    ({"surprise": {"x": 1}}, "surprise"),
+    ({"sources": {"drop_folder": ""}}, "no source"),
+])
+def test_bad_config_is_refused(tmp_path, change, message):
+    path = write_config(tmp_path / "n.toml", **change)
+    with pytest.raises(ConfigError, match=message):
+        nightly.load_nightly_config(path)
+
+
+def test_example_config_loads():
+    cfg = nightly.load_nightly_config(nightly.PROJECT_ROOT / "examples" / "nightly.toml")
+    assert cfg.area.file.exists() and cfg.schedule.deployment == "nightly"
+
+
+# ----------------------------------------------------------------------- drop folder
+
+
+def test_drop_folder_detects_new_and_changed_files(tmp_path):
+    drop = tmp_path / "drop"
+    shutil.copytree(POLICE_UK / "2020-01", drop / "2020-01")
+    with zipfile.ZipFile(drop / "archive.zip", "w") as archive:
+        for month in ("2020-02", "2020-03"):
+            name = f"{month}/{month}-city-of-london-street.csv"
+            archive.write(POLICE_UK / name, name)
+        archive.writestr("2020-02/2020-02-city-of-london-outcomes.csv", "x\n")
+    (drop / "notes.txt").write_text("hello")
+    (drop / "2020-04-city-of-london-street.csv.part").write_text("half")
+    items = scan_drop_folder(drop)
+    assert [(i.kind, i.months) for i in items] == [
+        ("csv", ("2020-01",)), ("zip", ("2020-02", "2020-03"))]
+    assert items[1].sources == ("city-of-london",)
+    ingested = {i.key: i.to_dict() for i in items}
+    assert due_items(items, {}, []) == items
+    assert due_items(items, ingested, ["2020-01", "2020-02", "2020-03"]) == []
+    assert due_items(items, ingested, ["2020-01", "2020-02"]) == [items[1]]  # store lost a month
+    csv = drop / "2020-01" / "2020-01-city-of-london-street.csv"
+    csv.write_text(csv.read_text() + csv.read_text().splitlines()[1] + "\n")  # a revision
+    again = scan_drop_folder(drop, known=ingested)
+    assert due_items(again, ingested, ["2020-01", "2020-02", "2020-03"]) == [again[0]]
+    assert scan_drop_folder(drop, settle_s=3600) == []  # everything is "still copying"
+    with pytest.raises(DataError, match="drop folder .* not found"):
+        scan_drop_folder(tmp_path / "missing")
+
+
+def test_api_months_to_fetch():
+    available = ["2020-08", "2020-09", "2020-10", "2020-11"]
+    assert nightly.api_months_to_fetch(available, ["2020-09"], 12, 12) == ["2020-10", "2020-11"]
+    assert nightly.api_months_to_fetch(available, ["2020-11"], 12, 12) == []
+    assert nightly.api_months_to_fetch(available, [], 2, 12) == ["2020-10", "2020-11"]
+    assert nightly.api_months_to_fetch(available, ["2020-07"], 12, 1) == ["2020-08"]
+
+
+# ----------------------------------------------------------------------- runs
+
+
+def make_runs(runs, *names):
+    for name in names:
+        (runs / name).mkdir(parents=True)
+
+
+def test_run_names_and_order(tmp_path):
+    day = dt.date(2024, 1, 2)
+    assert nightly.next_run_name(tmp_path, day) == "2024-01-02"
+    make_runs(tmp_path, "2024-01-02", "2024-01-02-2", "2024-01-02-10", "2024-01-03",
+              "2023-12-31", ".run-abc.tmp", "notes")
+    assert nightly.next_run_name(tmp_path, day) == "2024-01-02-3"
+    assert nightly.list_runs(tmp_path) == [
+        "2023-12-31", "2024-01-02", "2024-01-02-2", "2024-01-02-10", "2024-01-03"]
+
+
+def test_latest_pointer_is_a_symlink_and_a_text_file(tmp_path):
+    make_runs(tmp_path, "2024-01-01", "2024-01-02")
+    assert nightly.read_latest(tmp_path) is None
+    nightly.update_latest(tmp_path, "2024-01-01")
+    nightly.update_latest(tmp_path, "2024-01-02")
+    link = tmp_path / "latest"
+    assert link.is_symlink() and os.readlink(link) == "2024-01-02"
+    assert (link / ".").resolve() == (tmp_path / "2024-01-02").resolve()
+    assert (tmp_path / "latest.txt").read_text() == "2024-01-02\n"
+    assert nightly.read_latest(tmp_path) == "2024-01-02"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "2024-01-01", "2024-01-02", "latest", "latest.txt"]  # no temporary link left
+    with pytest.raises(DataError, match="does not exist"):
+        nightly.update_latest(tmp_path, "2030-01-01")
+
+
+def test_latest_without_symlinks(tmp_path, monkeypatch):
+    make_runs(tmp_path, "2024-01-01")
+
+    def no_symlinks(*args, **kwargs):
+        raise OSError("symbolic links are not supported here")
+
+    monkeypatch.setattr(nightly.os, "symlink", no_symlinks)
+    nightly.update_latest(tmp_path, "2024-01-01")
+    assert not (tmp_path / "latest").exists()
+    assert nightly.read_latest(tmp_path) == "2024-01-01"
+
+
+def test_retention_keeps_n_and_never_latest(tmp_path):
+    names = ["2024-01-01", "2024-01-02", "2024-01-02-2", "2024-01-03", "2024-01-04"]
+    make_runs(tmp_path, *names)
+    nightly.update_latest(tmp_path, "2024-01-01")  # e.g. a rollback to an old run
+    assert nightly.prune_runs(tmp_path, 2) == ["2024-01-02", "2024-01-02-2"]
+    assert nightly.list_runs(tmp_path) == ["2024-01-01", "2024-01-03", "2024-01-04"]
+    nightly.update_latest(tmp_path, "2024-01-04")
+    assert nightly.prune_runs(tmp_path, 2) == ["2024-01-01"]
+    assert nightly.prune_runs(tmp_path, 5) == []
+
+
+# ----------------------------------------------------------------------- health
+
+
+def monthly_totals(values, start="2018-01"):
+    index = pd.period_range(start, periods=len(values), freq="M").strftime("%Y-%m")
+    return pd.Series(values, index=index)
+
+
+def test_volume_anomaly_band_and_robust_z():
+    rng = np.random.default_rng(3)
+    normal = rng.poisson(400, 24).tolist()
+    totals = monthly_totals([*normal, 405, 120, 900])
+    checks = {c["month"]: c for c in nightly.volume_anomalies(
+        totals, ["2020-01", "2020-02", "2020-03"])}
+    assert not checks["2020-01"]["anomalous"]
+    assert checks["2020-01"]["p_low"] < 405 < checks["2020-01"]["p_high"]
+    assert checks["2020-02"]["anomalous"] and checks["2020-02"]["outside_band"]
+    assert checks["2020-03"]["anomalous"] and checks["2020-03"]["robust_z"] > 3
+    assert checks["2020-03"]["n_history"] == 24  # only the last 24 months are fitted
+    few = nightly.volume_anomalies(monthly_totals([400, 410, 2000]), ["2018-03"])
+    assert few[0]["checked"] is False and few[0]["anomalous"] is False
+
+
+def test_volume_band_uses_negative_binomial_when_overdispersed():
+    wide = monthly_totals([100, 400, 150, 350, 120, 380, 130, 360, 300])
+    check = nightly.volume_anomalies(wide, ["2018-09"])[0]
+    assert check["method"] == "negative binomial" and not check["anomalous"]
+    flat = monthly_totals([100, 101, 99, 100, 102, 98, 100, 300])
+    check = nightly.volume_anomalies(flat, ["2018-08"])[0]
+    assert check["method"] == "poisson" and check["anomalous"]
+
+
+def fake_record(pai: dict[str, list[float]], deviance: dict[str, list[float]]):
+    rows = []
+    for model, values in pai.items():
+        for i, value in enumerate(values):
+            rows.append({"model": model, "origin": f"2020-0{i + 1}",
+                         "target_period": f"2020-0{i + 2}", "metric": "pai",
+                         "coverage": 0.05, "value": value})
+    for model, values in deviance.items():
+        for i, value in enumerate(values):
+            rows.append({"model": model, "origin": f"2020-0{i + 1}",
+                         "target_period": f"2020-0{i + 2}", "metric": "poisson_deviance",
+                         "coverage": np.nan, "value": value})
+    metrics = pd.DataFrame(rows)
+    return SimpleNamespace(metrics=metrics, summary_table=summarise(metrics, n_resamples=200))
+
+
+def test_drift_warning_when_the_model_stops_beating_the_baselines():
+    good = fake_record({"kde": [5, 5.2, 5.1], "naive-mean": [4, 4.1, 4.2], "naive-last": [3, 3, 3]},
+                       {"kde": [1.0, 1.1, 1.0], "naive-mean": [1.2, 1.3, 1.2],
+                        "naive-last": [2, 2, 2]})
+    ok = nightly.drift_check(good, "kde", n_bootstrap=200)
+    assert ok["checked"] and ok["warnings"] == []
+    assert {c["reference"] for c in ok["comparisons"]} == {"naive-mean"}
+    bad = fake_record({"kde": [3.9, 4.0, 4.1], "naive-mean": [4, 4.1, 4.2],
+                       "naive-last": [3, 3, 3]},
+                      {"kde": [1.0, 1.1, 1.0], "naive-mean": [1.2, 1.3, 1.2],
+                       "naive-last": [2, 2, 2]})
+    drift = nightly.drift_check(bad, "kde", n_bootstrap=200, previous={"drift": ok})
+    assert [w["metric"] for w in drift["warnings"]] == ["pai"]
+    assert "stopped beating the best baseline naive-mean on PAI@5%" in \
+        drift["warnings"][0]["message"]
+    assert "does not beat" in nightly.drift_check(bad, "kde", n_bootstrap=200)["warnings"][0][
+        "message"]
+    assert nightly.drift_check(bad, "naive-mean")["checked"] is False
+
+
+# ----------------------------------------------------------------------- lock
+
+
+def test_lock_refuses_a_second_live_pass_and_takes_over_a_dead_one(tmp_path):
+    with nightly.nightly_lock(tmp_path) as lock:
+        assert lock.read_text() == str(os.getpid())
+    assert not (tmp_path / nightly.LOCK_FILE).exists()
+    (tmp_path / nightly.LOCK_FILE).write_text(str(os.getppid()))  # a live process
+    with pytest.raises(DataError, match="another nightly pass"), nightly.nightly_lock(tmp_path):
+        pass
+    (tmp_path / nightly.LOCK_FILE).write_text("999999999")  # no such process
+    with nightly.nightly_lock(tmp_path):
+        pass
+
+
+# ----------------------------------------------------------------------- one pass
+
+
+def test_a_pass_without_prefect_publishes_then_does_nothing(tmp_path):
+    drop = tmp_path / "drop"
+    for month in ("2020-03", "2020-04", "2020-05", "2020-06", "2020-07"):
+        shutil.copytree(POLICE_UK / month, drop / month)
+    with socket.socket() as sock:  # the API is offline: nobody listens on this port
+        sock.bind(("127.0.0.1", 0))
+        offline = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+    api = {"enabled": True, "base_url": offline, "max_retries": 0}
+    path = write_config(tmp_path / "n.toml", backtest={"n_bootstrap": 100},
+                        **{"sources.api": api})
+    day = dt.date(2024, 5, 1)
+    first = nightly.run_nightly(path, today=day)  # the drop folder is published regardless
+    assert first["status"] == "published" and first["run"] == "2024-05-01"
+    assert first["warnings"][0].startswith("police.uk API unavailable: police.uk API "
+                                           f"unreachable at {offline}/crimes-street-dates")
+    with pytest.raises(DataError, match="police.uk API unreachable"):
+        nightly.run_nightly(path, today=day)  # nothing else new: the outage is the news
+    write_config(path, backtest={"n_bootstrap": 100})  # API off
+    run = tmp_path / "runs" / "2024-05-01"
+    assert nightly.read_latest(tmp_path / "runs") == "2024-05-01"
+    record = json.loads((run / "run.json").read_text())
+    assert record["data"]["new_months"] == ["2020-03", "2020-04", "2020-05", "2020-06",
+                                            "2020-07"]
+    assert record["health"]["drift"]["checked"] is False  # naive-mean is a baseline
+    assert record["code"]["version"] and "git_commit" in record["code"]
+    assert {"forecast.gpkg", "report.md", "harm_cells.csv", "harm_wards.csv", "health.json",
+            "run.json", "map.png"} <= {p.name for p in run.iterdir()}
+    report = (run / "report.md").read_text()
+    assert "## Nightly run 2024-05-01" in report and "APPROXIMATION" in report
+    volume = record["health"]["volume"]
+    assert len(volume) == 5 and not any(c["checked"] for c in volume)  # < 6 months history
+
+    state = (tmp_path / "store" / nightly.STATE_FILE).stat().st_mtime_ns
+    again = nightly.run_nightly(path, today=day)
+    assert again["status"] == "nothing_new" and "nothing new" in again["message"]
+    assert (tmp_path / "store" / nightly.STATE_FILE).stat().st_mtime_ns == state
+    assert nightly.list_runs(tmp_path / "runs") == ["2024-05-01"]
+
+    # a changed parameter republishes without new data
+    write_config(path, model="rfg-harm", backtest={"n_bootstrap": 100})
+    third = nightly.run_nightly(path, today=day)
+    assert third["run"] == "2024-05-01-2" and third["new_months"] == []
+    health = json.loads((tmp_path / "runs" / "latest" / "health.json").read_text())
+    assert health["drift"]["checked"] is True
+    assert {row["model"] for row in health["harm_hit_rate"]} >= {"rfg-harm", "naive-mean"}
+
+
+# ----------------------------------------------------------------------- serve
+
+
+def test_serve_command_serves_the_flow_on_the_schedule(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import flows.nightly
+    from hotspot.cli import app
+
+    calls = []
+    monkeypatch.setattr(flows.nightly.nightly_flow, "serve", lambda **kw: calls.append(kw))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    path = write_config(tmp_path / "n.toml")
+    result = CliRunner().invoke(app, ["serve", "--config", str(path), "--cron", "30 3 * * *"])
+    assert result.exit_code == 0, result.output
+    (call,) = calls
+    assert call["name"] == "nightly" and call["cron"] == "30 3 * * *"
+    assert call["parameters"] == {"config": str(path.resolve())}
+
+    write_config(path, schedule={"timezone": "Europe/London", "deployment": "night"})
+    CliRunner().invoke(app, ["serve", "--config", str(path)])
+    schedule = calls[-1]["schedules"][0]
+    assert calls[-1]["name"] == "night"
+    assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "Europe/London")
