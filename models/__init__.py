@@ -5,6 +5,7 @@ Importing this package registers every model; use ``make_model(name)``.
 
 from models import (  # noqa: F401  (registers them)
     ensemble,
+    etas_grid,
     gbm,
     glm,
     kde,
@@ -14,6 +15,7 @@ from models import (  # noqa: F401  (registers them)
     prospective_hotspot,
     rfg_harm,
     self_exciting_counts,
+    sepp,
 )
 from models.registry import available_models, make_model, parse_model_names
 

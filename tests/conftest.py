@@ -59,9 +59,15 @@ def make_events(
 
 
 @pytest.fixture
-def hot_cell_cube(square_area: StudyArea):
+def hot_cell_events(square_area: StudyArea) -> pd.DataFrame:
+    """The events behind ``hot_cell_cube``: 40 a month for 24 months (month-resolution
+    times, all on the 1st), half of them at the centre of the cell ``3535_1207``."""
+    months = pd.date_range("2019-01-01", periods=24, freq="MS")
+    return make_events(square_area, months, 40, hot_xy=(530_325.0, 181_125.0), seed=1)
+
+
+@pytest.fixture
+def hot_cell_cube(square_area: StudyArea, hot_cell_events: pd.DataFrame):
     """24 months on the 4 x 3 grid; half of all events fall in the cell ``3535_1207``."""
     grid = build_grid(square_area, 150)
-    months = pd.date_range("2019-01-01", periods=24, freq="MS")
-    events = make_events(square_area, months, 40, hot_xy=(530_325.0, 181_125.0), seed=1)
-    return build_cube(events, grid, "M", source="synthetic")
+    return build_cube(hot_cell_events, grid, "M", source="synthetic")

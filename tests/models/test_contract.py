@@ -1,4 +1,8 @@
-"""Every registered model through one contract (the sktime/scikit-learn common-test idea)."""
+"""Every registered model through one contract (the sktime/scikit-learn common-test idea).
+
+Models that need event-level data (``needs_events``) get the events behind
+``hot_cell_cube`` (the ``hot_cell_events`` fixture); the others get none, as before.
+"""
 
 import numpy as np
 import pandas as pd
@@ -11,6 +15,12 @@ from models.registry import make_model
 ALL_MODELS = models.available_models()
 
 
+def _fit(name, cube, until, events):
+    """``make_model(name).fit(cube, until)``, with the events when the model needs them."""
+    model = make_model(name)
+    return model.fit(cube, until, events=events if model.needs_events else None)
+
+
 def test_registry_has_the_baselines():
     assert {"naive-last", "naive-mean", "naive-longrun"} <= set(ALL_MODELS)
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
@@ -18,9 +28,10 @@ def test_registry_has_the_baselines():
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
-def test_fit_returns_self_and_predict_has_right_shape(name, hot_cell_cube):
+def test_fit_returns_self_and_predict_has_right_shape(name, hot_cell_cube, hot_cell_events):
     model = make_model(name)
-    assert model.fit(hot_cell_cube, "2020-06") is model
+    events = hot_cell_events if model.needs_events else None
+    assert model.fit(hot_cell_cube, "2020-06", events=events) is model
     forecast = model.predict(2)
     assert forecast.dims == ("time", "cell")
     assert forecast.shape == (2, hot_cell_cube.sizes["cell"])
@@ -38,15 +49,26 @@ def test_predict_before_fit_raises(name):
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
-def test_data_after_cutoff_cannot_change_the_forecast(name, hot_cell_cube):
-    """The leakage guard: plant a huge spike after the cutoff, the forecast must not move."""
+def test_data_after_cutoff_cannot_change_the_forecast(name, hot_cell_cube, hot_cell_events):
+    """The leakage guard: plant a huge spike after the cutoff, in the cube's counts and in
+    the events (from the first minute after the cutoff period on), and the forecast must
+    not move."""
     cutoff = pd.Timestamp("2020-06-01")
     planted = hot_cell_cube.copy(deep=True)
     after = planted["time"].values > np.datetime64(cutoff)
     planted["counts"].values[after] += 1000
     planted["counts"].values[after, 0] = 10**6
-    clean = make_model(name).fit(hot_cell_cube, "2020-06").predict(1)
-    leaked = make_model(name).fit(planted, "2020-06").predict(1)
+    x0, y0 = float(hot_cell_cube["x"].values[0]), float(hot_cell_cube["y"].values[0])
+    n = 3000
+    spike = pd.DataFrame({
+        "event_id": [f"planted{i}" for i in range(n)],
+        "time": pd.Timestamp("2020-07-01") + pd.to_timedelta(np.arange(n) * 7, unit="min"),
+        "x": x0 + np.linspace(-40, 40, n), "y": y0 + np.linspace(-40, 40, n),
+        "category": "Burglary", "source": "planted",
+    })
+    planted_events = pd.concat([hot_cell_events, spike], ignore_index=True)
+    clean = _fit(name, hot_cell_cube, "2020-06", hot_cell_events).predict(1)
+    leaked = _fit(name, planted, "2020-06", planted_events).predict(1)
     np.testing.assert_array_equal(clean.values, leaked.values)
 
 
@@ -57,6 +79,6 @@ def test_cutoff_before_the_cube_is_refused(name, hot_cell_cube):
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
-def test_hot_cell_is_ranked_first(name, hot_cell_cube):
-    forecast = make_model(name).fit(hot_cell_cube, "2020-12").predict(1).to_series()
+def test_hot_cell_is_ranked_first(name, hot_cell_cube, hot_cell_events):
+    forecast = _fit(name, hot_cell_cube, "2020-12", hot_cell_events).predict(1).to_series()
     assert forecast.idxmax()[1] == "3535_1207"
