@@ -59,7 +59,7 @@ def main() -> None:
 
     pai5 = result.summary_table.query("metric == 'pai' and coverage == 0.05")
     figures = {
-        "machine": f"{platform.processor() or platform.machine()}, python {platform.python_version()}",
+        "machine": f"{platform.machine()}, python {platform.python_version()}",
         "files": len(files),
         "rows": n_rows,
         "pandas_read_csv_s": round(pandas_s, 3),
