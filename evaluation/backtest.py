@@ -1,5 +1,8 @@
 """Rolling-origin backtests: refit at each origin, forecast the next period, score it.
 
+Each (target, model) is one work unit scored by :func:`evaluation.parallel.score_unit`, the
+same function the distributed grid runs call, so serial and Dask results are identical.
+
 For every held-out target period ``t`` the origin (the fit's cutoff) is ``t - 1``: the
 model is fitted on periods up to and including the origin and predicts ``t``. The cut is
 made once, in ``BaseForecaster.fit``; here nothing after the origin is passed in either.
@@ -8,7 +11,6 @@ made once, in ``BaseForecaster.fit``; here nothing after the origin is passed in
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from evaluation.bootstrap import summarise
-from evaluation.metrics import score_forecast
+from evaluation.parallel import make_unit, run_serial, score_unit
 from features.cube import check_cube, cube_periods
 from features.periods import period_label, period_range, to_period
 from hotspot.atomic import atomic_path, write_text_atomic
@@ -149,35 +151,16 @@ def backtest(
         make_model(name, **model_params.get(name, {}))
 
     targets = period_range(first, last)
-    counts = cube["counts"].values
-    area_m2 = cube["area_m2"].values
-    cell_ids = cube["cell"].values
-    metric_frames, prediction_frames, timings, fitted = [], [], [], []
-    progress = progress or no_progress
-    n_steps, done = len(targets) * len(models), 0
-    for target in targets:
-        origin = target - 1
-        observed = counts[periods.get_loc(target)]
-        for name in models:
-            model = make_model(name, **model_params.get(name, {}))
-            started = time.perf_counter()
-            expected = model.fit(cube, origin, events=events).predict(1).values[0]
-            timings.append({"model": name, "origin": period_label(origin),
-                            "seconds": time.perf_counter() - started})
-            fitted.append({"model": name, "origin": period_label(origin),
-                           "params": model.get_params(), "fitted": model.fitted_params()})
-            scored = score_forecast(expected, observed, area_m2, cell_ids, coverages)
-            scored.insert(0, "model", name)
-            scored.insert(1, "origin", period_label(origin))
-            scored.insert(2, "target_period", period_label(target))
-            metric_frames.append(scored)
-            prediction_frames.append(pd.DataFrame({
-                "model": name, "origin": period_label(origin),
-                "target_period": period_label(target), "cell_id": cell_ids,
-                "expected": expected, "observed": observed.astype(np.int64),
-            }))
-            done += 1
-            progress("backtest", done, n_steps)
+    units = [make_unit(name, target - 1, target, model_params.get(name, {}))
+             for target in targets for name in models]
+    results = run_serial(lambda unit: score_unit(cube, unit, coverages, events), units,
+                         progress or no_progress)
+    metric_frames = [r.metrics for r in results]
+    prediction_frames = [r.predictions for r in results]
+    timings = [{"model": r.unit.model, "origin": r.unit.origin, "seconds": r.seconds}
+               for r in results]
+    fitted = [{"model": r.unit.model, "origin": r.unit.origin, "params": r.params,
+               "fitted": r.fitted} for r in results]
 
     metrics = pd.concat(metric_frames, ignore_index=True)[METRIC_COLUMNS]
     return BacktestResult(

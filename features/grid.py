@@ -47,32 +47,46 @@ class Grid:
     def assign(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Position (0..n_cells-1) of the cell holding each point; -1 outside the area.
 
-        A point on a shared edge goes to the cell above/right of it (floor rule), so
-        every point inside the area lands in exactly one cell.
+        A point on a shared edge goes to the cell above/right of it (floor rule); a point
+        on the area's own top or right boundary, whose floor-rule square lies outside
+        the area, goes to the cell left of and/or below it. So every point inside the
+        area (boundary included) lands in exactly one cell.
         """
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         ix = np.floor(x / self.cell_size_m)
         iy = np.floor(y / self.cell_size_m)
+        position = self._lookup(ix, iy)
+        candidates = np.isfinite(x) & np.isfinite(y)
+        inside_area = np.zeros(x.shape, dtype=bool)
+        inside_area[candidates] = shapely.contains_xy(self.area, x[candidates], y[candidates]) | (
+            shapely.intersects_xy(shapely.boundary(self.area), x[candidates], y[candidates])
+        )
+        for dx, dy in ((1, 0), (0, 1), (1, 1)):  # only boundary points reach these
+            stray = inside_area & (position < 0)
+            if not stray.any():
+                break
+            on_line_x = (x[stray] / self.cell_size_m == ix[stray]) | (dx == 0)
+            on_line_y = (y[stray] / self.cell_size_m == iy[stray]) | (dy == 0)
+            moved = self._lookup(ix[stray] - dx, iy[stray] - dy)
+            position[stray] = np.where(on_line_x & on_line_y, moved, -1)
+        position[~inside_area] = -1
+        return position
+
+    def _lookup(self, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+        """Cell position of square ``(ix, iy)``, -1 where no cell exists."""
         ix0, iy0 = int(self.cells["ix"].min()), int(self.cells["iy"].min())
         width = int(self.cells["ix"].max()) - ix0 + 1
         height = int(self.cells["iy"].max()) - iy0 + 1
-        lookup = np.full(width * height, -1, dtype=np.int64)
-        lookup[
+        table = np.full(width * height, -1, dtype=np.int64)
+        table[
             (self.cells["iy"].to_numpy() - iy0) * width + (self.cells["ix"].to_numpy() - ix0)
         ] = np.arange(self.n_cells)
         col, row = ix - ix0, iy - iy0
         inside_box = np.isfinite(col) & (col >= 0) & (col < width) & (row >= 0) & (row < height)
-        position = np.full(x.shape, -1, dtype=np.int64)
-        position[inside_box] = lookup[(row[inside_box] * width + col[inside_box]).astype(np.int64)]
-        inside_area = np.zeros(x.shape, dtype=bool)
-        candidates = position >= 0
-        inside_area[candidates] = shapely.contains_xy(self.area, x[candidates], y[candidates]) | (
-            shapely.intersects_xy(shapely.boundary(self.area), x[candidates], y[candidates])
-        )
-        position[~inside_area] = -1
+        position = np.full(np.shape(ix), -1, dtype=np.int64)
+        position[inside_box] = table[(row[inside_box] * width + col[inside_box]).astype(np.int64)]
         return position
-
 
 def build_grid(area: StudyArea, cell_size_m: float = 150.0) -> Grid:
     """Square cells of ``cell_size_m`` covering ``area``, each clipped to it."""

@@ -242,3 +242,6 @@ app.command("weather")(weather_command)
 from hotspot.cli_nightly import nightly_command, serve_command  # noqa: E402, I001
 app.command("nightly")(nightly_command)
 app.command("serve")(serve_command)
+
+from hotspot.cli_scale import backtest_grid_command  # noqa: E402, I001
+app.command("backtest-grid")(backtest_grid_command)

@@ -20,6 +20,7 @@ import ingest.store as event_store
 from features.area import StudyArea, choose_metric_crs
 from features.area import _check_metric as check_metric_crs
 from hotspot.errors import ConfigError, DataError
+from hotspot.locking import store_lock
 from hotspot.progress import ProgressCallback, no_progress
 from ingest._rows import (
     CommonChecks,
@@ -148,18 +149,19 @@ def ingest_csv(
     future_from = pd.Timestamp(today) + pd.Timedelta(days=1)
     CommonChecks(store_crs, area, future_from).apply(rows)
 
-    return commit(
-        rows.frame(),
-        inputs=[inp],
-        files=[{"file": inp.label, "sha256": sha256, "n_rows": table.num_rows}],
-        tables=lambda _inp: table,
-        store=store,
-        crs=store_crs,
-        resolution="timestamp",
-        area=area,
-        started_at=started_at,
-        progress=progress,
-    )
+    with store_lock(store):
+        return commit(
+            rows.frame(),
+            inputs=[inp],
+            files=[{"file": inp.label, "sha256": sha256, "n_rows": table.num_rows}],
+            tables=lambda _inp: table,
+            store=store,
+            crs=store_crs,
+            resolution="timestamp",
+            area=area,
+            started_at=started_at,
+            progress=progress,
+        )
 
 
 def _coordinate_columns(

@@ -4,8 +4,18 @@ Reads any mix of a folder tree of ``YYYY-MM/YYYY-MM-<force>-street.csv`` files, 
 zip archive of the same tree (members are streamed, never extracted) and single CSV files,
 for any number of forces. Outcomes and stop-and-search files are listed in the report as
 skipped. Every row becomes an event or is quarantined with exactly one reason, in this
-order: ``bad_month`` > ``no_coordinates`` > ``bad_coordinates`` > ``future_time`` >
+order: ``bad_month`` > ``no_coordinates`` > ``bad_coordinates`` > ``outside_country`` (valid
+coordinates outside the UK, e.g. longitude and latitude swapped) > ``future_time`` >
 ``outside_study_area`` > ``duplicate_crime_id``.
+
+Files are streamed block by block (a file larger than memory is fine): checked rows wait in
+a temporary folder until every input has been read, then each (month, force) partition is
+written in turn while the store lock (``STORE/.lock``) is held.
+
+The same (month, force) file twice in one input (a folder and a zip holding the same
+month, or two folders): byte-identical copies are read once and the others listed in the
+report as skipped; copies that differ are an error (which one is right cannot be told:
+police.uk republishes months), and nothing is written.
 """
 
 from __future__ import annotations
@@ -29,15 +39,20 @@ import ingest.store as event_store
 from features.area import StudyArea
 from features.area import _check_metric as check_metric_crs
 from hotspot.errors import DataError
+from hotspot.locking import ensure_unlocked, store_lock
 from hotspot.progress import ProgressCallback, no_progress
 from ingest._rows import (
     CommonChecks,
     CsvInput,
+    CsvStream,
     Rows,
-    commit,
+    Spill,
+    commit_spilled,
+    file_sha256,
+    flag_outside_country,
     read_header,
-    read_strings,
     require_columns,
+    reread_raw,
     set_lonlat,
     slugify,
 )
@@ -105,41 +120,70 @@ def ingest_police_uk(
     today = today or datetime.date.today()
     future_from = pd.Timestamp(today.year, today.month, 1) + pd.DateOffset(months=1)
     checks = CommonChecks(crs, area, future_from)
-    with ExitStack() as archives:
+    ensure_unlocked(store)  # fail before reading anything if another run writes the store
+    with ExitStack() as archives, Spill() as spill:
         inputs, skipped = _discover(paths, archives)
         headers = {}
         for inp in inputs:
             headers[inp.label] = read_header(inp)
             require_columns(inp, headers[inp.label], REQUIRED_COLUMNS, _HINT)
+        inputs, copies = _drop_identical_copies(inputs)
         if (store / event_store.META_FILE).exists():
             event_store.init_store(store, crs, "month")  # only checks an existing store
 
-        parts, files = [], []
+        files = []
         for done, inp in enumerate(inputs):
             progress("ingest police-uk", done, len(inputs))
-            table, sha256 = read_strings(inp, headers[inp.label])
-            files.append({"file": inp.label, "sha256": sha256, "n_rows": table.num_rows})
-            parts.append(_parse(inp, table, checks))
+            stream = CsvStream(inp, headers[inp.label])
+            with spill.input(done, inp) as park:
+                for table in stream:
+                    park(_parse(inp, table, checks, row_offset=stream.n_rows - table.num_rows))
+            files.append({"file": inp.label, "sha256": stream.sha256, "n_rows": stream.n_rows})
         progress("ingest police-uk", len(inputs), len(inputs))
-        rows = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-        if rows.empty:
+        if not sum(f["n_rows"] for f in files):
             raise DataError(
                 f"no rows in {', '.join(str(p) for p in paths)}: the street CSVs hold only "
                 "headers; download months that have data"
             )
-        _set_asb_ids(rows)
-        return commit(
-            rows,
-            inputs=inputs,
-            files=files + skipped,
-            tables=lambda inp: read_strings(inp, headers[inp.label])[0],
-            store=store,
-            crs=crs,
-            resolution="month",
-            area=area,
-            started_at=started_at,
-            progress=progress,
-        )
+        by_label = {inp.label: inp for inp in inputs}
+        with store_lock(store):
+            return commit_spilled(
+                spill,
+                inputs=inputs,
+                files=files + skipped + copies,
+                raw_of=lambda label, rows: reread_raw(by_label[label], headers[label], rows),
+                store=store,
+                crs=crs,
+                resolution="month",
+                area=area,
+                started_at=started_at,
+                progress=progress,
+            )
+
+
+def _drop_identical_copies(inputs: list[CsvInput]) -> tuple[list[CsvInput], list[dict]]:
+    """Keep one of several byte-identical files for the same (month, force); refuse copies
+    that differ. Returns the inputs to read and report entries for the skipped copies."""
+    groups: dict[tuple[str, str], list[CsvInput]] = {}
+    for inp in inputs:
+        if inp.month:
+            groups.setdefault((inp.month, inp.source), []).append(inp)
+    skipped: dict[str, dict] = {}
+    for (month, source), same in groups.items():
+        if len(same) < 2:
+            continue
+        digests = [file_sha256(inp) for inp in same]
+        if len(set(digests)) > 1:
+            raise DataError(
+                f"{len(same)} different files for {month} {source}: "
+                + ", ".join(inp.label for inp in same)
+                + ": pass one file per force and month (police.uk republishes months; keep "
+                "the newest download)"
+            )
+        for inp, digest in zip(same[1:], digests[1:], strict=True):
+            skipped[inp.label] = {"file": inp.label, "sha256": digest, "n_rows": 0,
+                                  "note": f"skipped: identical copy of {same[0].label}"}
+    return [inp for inp in inputs if inp.label not in skipped], list(skipped.values())
 
 
 def force_slug(name: str) -> str:
@@ -231,9 +275,11 @@ def _zip_members(path: Path, archives: ExitStack) -> list[tuple[str, str, Callab
     ]
 
 
-def _parse(inp: CsvInput, table: pa.Table, checks: CommonChecks) -> pd.DataFrame:
-    """One street CSV's rows, checked up to (not including) duplicates."""
-    rows = Rows(inp, table)
+def _parse(
+    inp: CsvInput, table: pa.Table, checks: CommonChecks, row_offset: int = 0
+) -> pd.DataFrame:
+    """One block of a street CSV's rows, checked up to (not including) duplicates."""
+    rows = Rows(inp, table, row_offset)
     month = rows.text("Month")
     valid_month = month.str.fullmatch(_MONTH_TEXT).to_numpy(dtype=bool, copy=True)
     partition = month.where(valid_month, INVALID_MONTH)
@@ -249,6 +295,7 @@ def _parse(inp: CsvInput, table: pa.Table, checks: CommonChecks) -> pd.DataFrame
     )
     rows.flag(~valid_month, BAD_MONTH)
     set_lonlat(rows, rows.text("Longitude"), rows.text("Latitude"))
+    flag_outside_country(rows)
     crime_id = rows.text("Crime ID")
     has_id = (crime_id != "").to_numpy()
     rows["event_id"] = crime_id.where(has_id)
@@ -265,11 +312,16 @@ def _parse(inp: CsvInput, table: pa.Table, checks: CommonChecks) -> pd.DataFrame
 
 
 def _asb_keys(source: str, table: pa.Table, blank_id: np.ndarray) -> pd.Series:
-    """SHA-1 (hex, 20 digits) of source, month and every raw field, for rows with no id."""
+    """SHA-1 (hex, 20 digits) of source, month and every raw field (the police.uk columns in
+    their usual order, then any others), for rows with no id."""
     keys = pd.Series(None, index=pd.RangeIndex(table.num_rows), dtype="str")
     positions = np.flatnonzero(blank_id)
     if len(positions):
-        part = table.take(pa.array(positions, type=pa.int64()))
+        names = table.column_names
+        ordered = [c for c in STREET_COLUMNS if c in names] + [
+            c for c in names if c not in STREET_COLUMNS
+        ]
+        part = table.take(pa.array(positions, type=pa.int64())).select(ordered)
         joined = pc.binary_join_element_wise(
             pa.scalar(source), part.column("Month"), *part.columns, pa.scalar("\x1f")
         )
@@ -277,14 +329,3 @@ def _asb_keys(source: str, table: pa.Table, blank_id: np.ndarray) -> pd.Series:
             hashlib.sha1(line.encode()).hexdigest()[:20] for line in joined.to_pylist()
         ]
     return keys
-
-
-def _set_asb_ids(rows: pd.DataFrame) -> None:
-    """Rows with no Crime ID (anti-social behaviour) get ``asb-<sha1>-<n>``, ``n`` counting
-    identical rows in (file, row) order, so ids are the same on every run and platform."""
-    blank = rows["asb_key"].notna().to_numpy()
-    if not blank.any():
-        return
-    keys = rows.loc[blank, "asb_key"]
-    occurrence = keys.groupby(keys, sort=False).cumcount().astype("str")
-    rows.loc[blank, "event_id"] = "asb-" + keys + "-" + occurrence

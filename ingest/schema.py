@@ -36,6 +36,9 @@ QUARANTINE_SCHEMA = pa.schema(
 # Reasons a row is quarantined instead of becoming an event.
 NO_COORDINATES = "no_coordinates"
 BAD_COORDINATES = "bad_coordinates"
+#: Valid WGS84 coordinates outside the country the source covers (police.uk: the UK), e.g.
+#: longitude and latitude swapped, or a placeholder point abroad.
+OUTSIDE_COUNTRY = "outside_country"
 BAD_MONTH = "bad_month"
 BAD_TIME = "bad_time"
 FUTURE_TIME = "future_time"
@@ -45,6 +48,7 @@ DUPLICATE_CRIME_ID = "duplicate_crime_id"
 REASONS = (
     NO_COORDINATES,
     BAD_COORDINATES,
+    OUTSIDE_COUNTRY,
     BAD_MONTH,
     BAD_TIME,
     FUTURE_TIME,

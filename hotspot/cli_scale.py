@@ -1,0 +1,115 @@
+"""``hotspot backtest-grid``: models x parameter sets x cell sizes x origins on Dask.
+
+Registered by ``hotspot.cli`` as ``app.command("backtest-grid")(backtest_grid_command)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hotspot.cli_common import console, err_console, handle_errors
+from hotspot.errors import ConfigError
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} {text!r} must be numbers separated by commas") from None
+    if not values or any(v <= 0 for v in values):
+        raise ConfigError(f"{option} {text!r} must be positive numbers separated by commas")
+    return values
+
+
+@handle_errors
+def backtest_grid_command(
+    store: Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")],
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model names.")],
+    from_: Annotated[str, typer.Option("--from", help="First held-out period (YYYY-MM).")],
+    to: Annotated[str, typer.Option("--to", help="Last held-out period (YYYY-MM).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for cubes, units and metrics.")],
+    cells: Annotated[
+        str, typer.Option("--cells", help="Cell sizes in metres, comma-separated: one cube each.")
+    ] = "150",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Parameter grid of a model: MODEL:NAME=V1|V2[,NAME=V...]; "
+                                     "repeatable."),
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option("--dask-address",
+                     help="Scheduler of an existing Dask cluster, e.g. tcp://10.0.0.5:8786 "
+                          "(default: a local cluster)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Workers of the local cluster.")
+    ] = 2,
+    processes: Annotated[
+        bool | None,
+        typer.Option("--processes/--threads",
+                     help="Local workers as processes or threads (default: processes when "
+                          "PREFECT_API_URL names a Prefect server, else threads)."),
+    ] = None,
+    n_bootstrap: Annotated[
+        int, typer.Option("--n-bootstrap", min=0, help="Bootstrap resamples for the CIs.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Ignore finished units of an earlier run in --out.")
+    ] = False,
+    units_per_task: Annotated[
+        int, typer.Option("--units-per-task", min=1,
+                          help="Work units per Dask task (more: less scheduling overhead).")
+    ] = 4,
+) -> None:
+    """Backtest every model (and parameter set) at every cell size and origin, in parallel
+    on Dask; the numbers equal 'hotspot backtest' run one by one. Re-running after a crash
+    resumes: finished units are kept in OUT/units."""
+    import models as registry
+    from evaluation.parallel import parse_param_grid
+    from flows.distributed import run_backtest_grid, use_processes
+
+    names = registry.parse_model_names(models)
+    sizes = _floats(cells, "--cells")
+    grid = parse_param_grid(param or [])
+    unknown = sorted(set(grid) - set(names))
+    if unknown:
+        raise ConfigError(f"--param names model(s) {', '.join(unknown)} not in --models")
+    if not dask_address and processes and not os.environ.get("PREFECT_API_URL"):
+        err_console.print(
+            "[bold yellow]warning:[/] process workers without PREFECT_API_URL start one "
+            "temporary Prefect server each (slow); run 'prefect server start' and set "
+            "PREFECT_API_URL, or use --threads", highlight=False)
+    where = dask_address or (f"local cluster, {workers} "
+                             f"{'process' if use_processes(processes) else 'thread'} workers")
+    console.print(f"backtest grid on {where}", highlight=False)
+    paths = run_backtest_grid(
+        dask_address=dask_address, n_workers=workers, processes=processes,
+        store=str(store), models=names, first_target=from_, last_target=to, out=str(out),
+        cell_sizes=sizes, param_grid=grid, n_bootstrap=n_bootstrap, seed=seed,
+        resume=not fresh, units_per_task=units_per_task,
+    )
+    _print_summary(Path(paths["summary"]))
+    for key, path in paths.items():
+        console.print(f"{key}: [bold]{path}[/]")
+
+
+def _print_summary(path: Path, coverage: float = 0.05) -> None:
+    import pandas as pd
+    from rich.table import Table
+
+    summary = pd.read_csv(path)
+    summary["param_set"] = summary["param_set"].fillna("")
+    rows = summary[(summary["metric"] == "pai") & ((summary["coverage"] - coverage).abs() < 1e-9)]
+    table = Table(title=f"PAI@{coverage:.0%}: mean [95% bootstrap CI]")
+    for column in ("cube", "model", "params", "PAI"):
+        table.add_column(column)
+    for row in rows.itertuples(index=False):
+        table.add_row(str(row.cube), str(row.model), row.param_set or "-",
+                      f"{row.mean:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]")
+    console.print(table)
