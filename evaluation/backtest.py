@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from evaluation.bootstrap import summarise
-from evaluation.parallel import make_unit, run_serial, score_unit
+from evaluation.parallel import make_unit, run_serial, score_unit, to_jsonable
 from features.cube import check_cube, cube_periods
 from features.periods import period_label, period_range, to_period
 from hotspot.atomic import atomic_path, write_text_atomic
@@ -81,7 +81,7 @@ class BacktestResult:
                                            self.fit_seconds.to_csv(index=False)),
             "fitted_params": write_text_atomic(
                 out_dir / "fitted_params.json",
-                json.dumps(self.fitted_params, indent=1, default=_jsonable)),
+                json.dumps(self.fitted_params, indent=1, default=to_jsonable)),
         }
         with atomic_path(out_dir / "predictions.parquet") as tmp:
             pq.write_table(pa.Table.from_pandas(self.predictions, preserve_index=False), tmp)
@@ -89,12 +89,6 @@ class BacktestResult:
         return paths
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
 
 
 def _summary_row(table: pd.DataFrame, model: str, metric: str, coverage: float) -> Any:

@@ -237,19 +237,13 @@ class UnitCheckpoints:
         table = pa.Table.from_pandas(result.metrics, preserve_index=False)
         table = table.replace_schema_metadata({
             **(table.schema.metadata or {}),
-            b"hotspot_unit": json.dumps(meta, default=_jsonable).encode(),
+            b"hotspot_unit": json.dumps(meta, default=to_jsonable).encode(),
         })
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp)
         return path
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
 
 
 # --------------------------------------------------------------------------- workers
@@ -402,3 +396,12 @@ def run_serial(
         if progress is not None:
             progress("backtest", done, len(units))
     return results
+
+
+def to_jsonable(value: Any) -> Any:
+    """``json.dumps`` default for numpy values; anything else becomes its text."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

@@ -7,7 +7,7 @@
   month of events and one block of counts, never the whole event table or cube. The
   result equals :func:`features.cube.build_cube` on all events (same values, coordinates
   and attributes, ``built_at`` aside).
-- :func:`cube_from_store_chunked` is :func:`hotspot.pipeline.cube_from_store` on top of it,
+- :func:`hotspot.pipeline.cube_from_store_chunked` is ``cube_from_store`` on top of it,
   for national-scale stores.
 """
 
@@ -29,11 +29,11 @@ import xarray as xr
 import zarr
 
 from features.cube import check_cube
-from features.grid import Grid, build_grid
+from features.grid import Grid
 from features.periods import PANDAS_FREQ, check_freq, period_range, period_starts, to_period
 from hotspot.atomic import atomic_path
 from hotspot.errors import DataError
-from ingest.store import EVENTS_DIR, list_months, read_store_meta
+from ingest.store import EVENTS_DIR, list_months
 
 #: Periods per chunk along time and cells per chunk along cells.
 TIME_CHUNK = 12
@@ -209,43 +209,3 @@ def build_cube_chunked(
                                      default=str),
         })
     return path
-
-
-def cube_from_store_chunked(
-    store: Path | str,
-    cell_size_m: float = 150.0,
-    freq: str = "M",
-    area=None,
-    path: Path | str | None = None,
-    *,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> Path:
-    """:func:`hotspot.pipeline.cube_from_store` with bounded memory: the same checks and
-    provenance, the cube written chunked to ``path`` (default ``STORE/cube.zarr``)."""
-    from features.area import StudyArea
-    from hotspot.locking import store_lock
-    from hotspot.pipeline import _check_contiguous, _file_hashes, store_area
-
-    store = Path(store)
-    with store_lock(store):
-        meta = read_store_meta(store)
-        if meta["time_resolution"] == "month" and freq != "M":
-            raise DataError(
-                f"store {store} has monthly events (police.uk has no day or time): use --freq M"
-            )
-        months = list_months(store)
-        _check_contiguous(months, store)
-        study_area = store_area(store, area)
-        if study_area.crs != meta["crs"]:
-            study_area = StudyArea(parts=study_area.parts.to_crs(meta["crs"]), crs=meta["crs"])
-        grid = build_grid(study_area, cell_size_m)
-        sources = sorted({f.stem for f in (store / EVENTS_DIR).glob("month=*/*.parquet")})
-        provenance = {
-            "store": str(store.resolve()),
-            "first_month": months[0],
-            "last_month": months[-1],
-            "sources": sources,
-            "event_files_sha256": _file_hashes(store),
-        }
-        return build_cube_chunked(store, grid, freq, path, source=",".join(sources),
-                                  provenance=provenance, progress=progress)

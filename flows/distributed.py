@@ -1,7 +1,7 @@
 """Backtest and forecast grids fanned out over Dask with ``prefect_dask.DaskTaskRunner``.
 
 A grid is models x parameter sets x cell sizes x origins. The flow builds one cube per
-cell size (month by month, bounded memory: :func:`features.cube_lazy.cube_from_store_chunked`)
+cell size (month by month, bounded memory: :func:`hotspot.pipeline.cube_from_store_chunked`)
 into ``OUT/cubes/``, then submits one task per work unit; each task calls
 :func:`evaluation.parallel.score_unit` (the serial backtest's own function) on the saved
 cube, so the grid's numbers equal a serial backtest's. Finished units are checkpointed in
@@ -69,7 +69,7 @@ def cube_label(cell_size_m: float) -> str:
 
 @task(name="build-grid-cube", cache_policy=NO_CACHE)
 def build_cube_task(store: str, cell_size_m: float, freq: str, path: str) -> str:
-    from features.cube_lazy import cube_from_store_chunked
+    from hotspot.pipeline import cube_from_store_chunked
 
     return str(cube_from_store_chunked(Path(store), cell_size_m, freq, path=Path(path)))
 

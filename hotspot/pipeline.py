@@ -19,7 +19,8 @@ from evaluation.backtest import BacktestResult, backtest
 from features.area import StudyArea, load_area
 from features.covariates import parse_variants, variant_tables
 from features.cube import build_cube, cube_periods, open_cube, save_cube
-from features.grid import build_grid
+from features.cube_lazy import build_cube_chunked
+from features.grid import Grid, build_grid
 from features.periods import period_label
 from hotspot.errors import DataError
 from hotspot.locking import store_lock
@@ -79,9 +80,14 @@ def cube_from_store(
         return _cube_from_store(store, cell_size_m, freq, area)
 
 
-def _cube_from_store(
+def store_grid(
     store: Path, cell_size_m: float, freq: str, area: StudyArea | None
-) -> xr.Dataset:
+) -> tuple[Grid, dict]:
+    """The grid a store's cube is built on, and the cube's provenance.
+
+    Checks the store can give ``freq`` periods and has no missing month; the area is the
+    given one or the store's, in the store's CRS.
+    """
     meta = read_store_meta(store)
     if meta["time_resolution"] == "month" and freq != "M":
         raise DataError(
@@ -92,17 +98,40 @@ def _cube_from_store(
     study_area = store_area(store, area)
     if study_area.crs != meta["crs"]:
         study_area = StudyArea(parts=study_area.parts.to_crs(meta["crs"]), crs=meta["crs"])
-    events = read_events(store)
-    grid = build_grid(study_area, cell_size_m)
     provenance = {
         "store": str(store.resolve()),
         "first_month": months[0],
         "last_month": months[-1],
-        "sources": sorted(events["source"].unique().tolist()),
+        "sources": sorted({f.stem for f in (store / EVENTS_DIR).glob("month=*/*.parquet")}),
         "event_files_sha256": _file_hashes(store),
     }
-    return build_cube(events, grid, freq, source=",".join(provenance["sources"]),
+    return build_grid(study_area, cell_size_m), provenance
+
+
+def _cube_from_store(
+    store: Path, cell_size_m: float, freq: str, area: StudyArea | None
+) -> xr.Dataset:
+    grid, provenance = store_grid(store, cell_size_m, freq, area)
+    return build_cube(read_events(store), grid, freq, source=",".join(provenance["sources"]),
                       provenance=provenance)
+
+
+def cube_from_store_chunked(
+    store: Path | str,
+    cell_size_m: float = 150.0,
+    freq: str = "M",
+    area: StudyArea | None = None,
+    path: Path | str | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """``cube_from_store`` with bounded memory: the same checks and provenance, the cube
+    built month by month and written chunked to ``path`` (default ``STORE/cube.zarr``)."""
+    store = Path(store)
+    with store_lock(store):
+        grid, provenance = store_grid(store, cell_size_m, freq, area)
+        return build_cube_chunked(store, grid, freq, path, source=",".join(provenance["sources"]),
+                                  provenance=provenance, progress=progress)
 
 
 def save_store_cube(cube: xr.Dataset, store: Path) -> Path:
