@@ -101,7 +101,7 @@ def run_city(tmp: Path) -> str:
                   result.fit_seconds, note)
 
 
-def run_chicago(tmp: Path, step: int) -> str:
+def run_chicago(tmp: Path, step: int, models: list[str], tag: str) -> str:
     store = build_chicago(7, tmp / "chicago-d7")
     cube = cube_from_store(store, 150.0, "D")
     events = read_events(store)
@@ -110,12 +110,12 @@ def run_chicago(tmp: Path, step: int) -> str:
     metrics, fits = [], []
     started = time.perf_counter()
     for target in targets:  # one target per backtest call: origins every `step` days
-        result = backtest(cube, CHICAGO_MODELS, target, target, events=events, n_bootstrap=100)
+        result = backtest(cube, models, target, target, events=events, n_bootstrap=100)
         metrics.append(result.metrics)
         fits.append(result.fit_seconds)
         print(f"chicago {target}: done", flush=True)
     metrics_all = pd.concat(metrics, ignore_index=True)
-    metrics_all.to_csv(RESULTS / "models_chicago.csv", index=False)
+    metrics_all.to_csv(RESULTS / f"models_chicago{tag}.csv", index=False)
     note = (f"Chicago district 7 hull, {cube.sizes['cell']} cells of 150 m, daily; "
             f"{len(targets)} next-day targets 2016-07-01..2016-12-31 every {step} days; "
             f"total {time.perf_counter() - started:.0f} s.")
@@ -127,16 +127,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["city", "chicago"])
     parser.add_argument("--chicago-step", type=int, default=7)
+    parser.add_argument("--chicago-models", help="comma-separated subset for the Chicago run")
+    parser.add_argument("--tag", default="", help="suffix for the result files")
     args = parser.parse_args()
     if not SHARED.exists():
         sys.exit(f"needs {SHARED}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name, run in (("city", lambda: run_city(Path(tmp))),
-                          ("chicago", lambda: run_chicago(Path(tmp), args.chicago_step))):
+                          ("chicago", lambda: run_chicago(
+                              Path(tmp), args.chicago_step,
+                              args.chicago_models.split(",") if args.chicago_models
+                              else CHICAGO_MODELS, args.tag))):
             if args.only in (None, name):
                 text = run()
-                (RESULTS / f"models_{name}.md").write_text(text)
+                suffix = args.tag if name == "chicago" else ""
+                (RESULTS / f"models_{name}{suffix}.md").write_text(text)
                 print(text)
 
 

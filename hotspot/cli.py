@@ -11,8 +11,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from hotspot import __version__
+from hotspot.cli_claims import evaluate_claim_command
 from hotspot.cli_common import DEBUG, console, handle_errors
 from hotspot.cli_ingest import ingest_app
+from hotspot.cli_nightly import nightly_command, serve_command
+from hotspot.cli_scale import backtest_grid_command
+from hotspot.cli_weather import weather_command
 from hotspot.progress import rich_progress
 from hotspot.settings import load_settings
 
@@ -28,6 +32,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(ingest_app, name="ingest")
+app.command("weather")(weather_command)
+app.command("evaluate-claim")(evaluate_claim_command)
+app.command("nightly")(nightly_command)
+app.command("serve")(serve_command)
+app.command("backtest-grid")(backtest_grid_command)
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")]
 ConfigOpt = Annotated[
@@ -232,16 +241,3 @@ def _print_outputs(title: str, outputs: dict[str, Path]) -> None:
     console.print(f"[bold green]{title}[/]")
     for key, path in outputs.items():
         console.print(f"  {key:<10} {path}")
-
-from hotspot.cli_claims import evaluate_claim_command  # noqa: E402, I001
-app.command("evaluate-claim")(evaluate_claim_command)
-
-from hotspot.cli_weather import weather_command  # noqa: E402, I001
-app.command("weather")(weather_command)
-
-from hotspot.cli_nightly import nightly_command, serve_command  # noqa: E402, I001
-app.command("nightly")(nightly_command)
-app.command("serve")(serve_command)
-
-from hotspot.cli_scale import backtest_grid_command  # noqa: E402, I001
-app.command("backtest-grid")(backtest_grid_command)
