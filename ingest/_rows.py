@@ -105,6 +105,14 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def save_area(store: Path, area: StudyArea) -> None:
+    """Keep the study area events were checked against in the store, atomically."""
+    with warnings.catch_warnings(), atomic_path(store / event_store.AREA_FILE) as tmp:
+        # GDAL warns that the temporary name does not end in .gpkg.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        area.to_file(tmp)
+
+
 def file_input(path: Path, source: str, month: str | None = None) -> CsvInput:
     """A CSV file on disk (``.gz`` files are decompressed while read)."""
     return CsvInput(
@@ -594,10 +602,7 @@ def commit(
     progress("write store", len(steps), len(steps))
 
     if area is not None:
-        with warnings.catch_warnings(), atomic_path(store / event_store.AREA_FILE) as tmp:
-            # GDAL warns that the temporary name does not end in .gpkg.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            area.to_file(tmp)
+        save_area(store, area)
 
     counts = (
         rows.assign(reason=rows["reason"].fillna(EVENT))
@@ -1055,9 +1060,7 @@ def commit_spilled(
     progress("write store", len(steps), len(steps))
 
     if area is not None:
-        with warnings.catch_warnings(), atomic_path(store / event_store.AREA_FILE) as tmp:
-            warnings.simplefilter("ignore", RuntimeWarning)
-            area.to_file(tmp)
+        save_area(store, area)
     count_frame = pd.DataFrame(
         [(m, r, n) for (m, r), n in sorted(counts.items()) if n],
         columns=["month", "reason", "n"],
