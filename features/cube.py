@@ -82,16 +82,7 @@ def build_cube(
             "counts": (("time", "cell"), category_counts.sum(axis=1).astype(np.int32)),
             "category_counts": (("time", "category", "cell"), category_counts.astype(np.int32)),
         },
-        coords={
-            "time": period_starts(periods),
-            "cell": cells["cell_id"].to_numpy(dtype=object),
-            "category": categories,
-            "ix": ("cell", cells["ix"].to_numpy(np.int64)),
-            "iy": ("cell", cells["iy"].to_numpy(np.int64)),
-            "x": ("cell", cells["x"].to_numpy(float)),
-            "y": ("cell", cells["y"].to_numpy(float)),
-            "area_m2": ("cell", cells["area_m2"].to_numpy(float)),
-        },
+        coords=cube_coords(grid, periods, categories),
         attrs={
             "crs": grid.crs,
             "cell_size_m": float(grid.cell_size_m),
@@ -107,6 +98,22 @@ def build_cube(
         },
     )
     return check_cube(cube)
+
+
+def cube_coords(grid: Grid, periods: pd.PeriodIndex, categories: np.ndarray) -> dict:
+    """The coordinates every cube carries: period starts, cell ids with their
+    ``ix, iy, x, y, area_m2``, and categories."""
+    cells = grid.cells
+    return {
+        "time": period_starts(periods),
+        "cell": cells["cell_id"].to_numpy(dtype=object),
+        "category": categories,
+        "ix": ("cell", cells["ix"].to_numpy(np.int64)),
+        "iy": ("cell", cells["iy"].to_numpy(np.int64)),
+        "x": ("cell", cells["x"].to_numpy(float)),
+        "y": ("cell", cells["y"].to_numpy(float)),
+        "area_m2": ("cell", cells["area_m2"].to_numpy(float)),
+    }
 
 
 def check_cube(cube: xr.Dataset) -> xr.Dataset:

@@ -28,9 +28,9 @@ import shapely
 import xarray as xr
 import zarr
 
-from features.cube import check_cube
+from features.cube import check_cube, cube_coords
 from features.grid import Grid
-from features.periods import PANDAS_FREQ, check_freq, period_range, period_starts, to_period
+from features.periods import PANDAS_FREQ, check_freq, period_range, to_period
 from hotspot.atomic import atomic_path
 from hotspot.errors import DataError
 from ingest.store import EVENTS_DIR, list_months
@@ -68,7 +68,6 @@ def _read_month(store: Path, month: str, columns: list[str]) -> pa.Table:
 def _template(grid: Grid, periods: pd.PeriodIndex, categories: np.ndarray, freq: str,
               time_chunk: int, cell_chunk: int) -> xr.Dataset:
     """The cube's coordinates and lazily zero data variables, chunked."""
-    cells = grid.cells
     n_t, n_k, n_c = len(periods), len(categories), grid.n_cells
     t_chunk, c_chunk = min(time_chunk, n_t), min(cell_chunk, n_c)
     return xr.Dataset(
@@ -79,16 +78,7 @@ def _template(grid: Grid, periods: pd.PeriodIndex, categories: np.ndarray, freq:
                                 da.zeros((n_t, n_k, n_c), chunks=(t_chunk, max(n_k, 1), c_chunk),
                                          dtype=np.int32)),
         },
-        coords={
-            "time": period_starts(periods),
-            "cell": cells["cell_id"].to_numpy(dtype=object),
-            "category": categories,
-            "ix": ("cell", cells["ix"].to_numpy(np.int64)),
-            "iy": ("cell", cells["iy"].to_numpy(np.int64)),
-            "x": ("cell", cells["x"].to_numpy(float)),
-            "y": ("cell", cells["y"].to_numpy(float)),
-            "area_m2": ("cell", cells["area_m2"].to_numpy(float)),
-        },
+        coords=cube_coords(grid, periods, categories),
     )
 
 
