@@ -67,6 +67,7 @@ from ingest.report import EVENT, FILE_COLUMNS, IngestReport, utc_now
 from ingest.schema import (
     BAD_COORDINATES,
     DUPLICATE_CRIME_ID,
+    EVENTS_SCHEMA,
     FUTURE_TIME,
     INVALID_MONTH,
     NO_COORDINATES,
@@ -601,9 +602,6 @@ def commit(
         _replace(store, event_store.QUARANTINE_DIR, month, source, bad)
     progress("write store", len(steps), len(steps))
 
-    if area is not None:
-        save_area(store, area)
-
     counts = (
         rows.assign(reason=rows["reason"].fillna(EVENT))
         .groupby(["month", "reason"], sort=True)
@@ -611,6 +609,16 @@ def commit(
         .rename("n")
         .reset_index()
     )
+    return _finish(store, area, counts, files, started_at)
+
+
+def _finish(
+    store: Path, area: StudyArea | None, counts: pd.DataFrame, files: Iterable[dict],
+    started_at: str,
+) -> IngestReport:
+    """Keep the study area, then build and save the run's report (the last write)."""
+    if area is not None:
+        save_area(store, area)
     report = IngestReport(
         store=store,
         counts=counts,
@@ -644,13 +652,9 @@ SPILL_SCHEMA = pa.schema(
         pa.field("event_id", pa.string()),
         pa.field("unique_id", pa.bool_()),
         pa.field("asb_key", pa.string()),
-        pa.field("time", pa.timestamp("us")),
-        pa.field("lon", pa.float64()),
-        pa.field("lat", pa.float64()),
-        pa.field("x", pa.float64()),
-        pa.field("y", pa.float64()),
-        pa.field("category", pa.string()),
-        pa.field("area_code", pa.string()),
+        # the event's own columns, typed as in the canonical table
+        *(EVENTS_SCHEMA.field(name)
+          for name in ("time", "lon", "lat", "x", "y", "category", "area_code")),
         pa.field("raw", pa.string()),
     ]
 )
@@ -1059,18 +1063,8 @@ def commit_spilled(
             _replace(store, event_store.QUARANTINE_DIR, month, source, bad)
     progress("write store", len(steps), len(steps))
 
-    if area is not None:
-        save_area(store, area)
     count_frame = pd.DataFrame(
         [(m, r, n) for (m, r), n in sorted(counts.items()) if n],
         columns=["month", "reason", "n"],
     )
-    report = IngestReport(
-        store=store,
-        counts=count_frame,
-        files=pd.DataFrame(list(files), columns=FILE_COLUMNS),
-        started_at=started_at,
-        finished_at=utc_now(),
-    )
-    report.save()
-    return report
+    return _finish(store, area, count_frame, files, started_at)
