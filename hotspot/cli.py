@@ -12,7 +12,7 @@ from rich.table import Table
 
 from hotspot import __version__
 from hotspot.cli_claims import evaluate_claim_command
-from hotspot.cli_common import DEBUG, console, handle_errors
+from hotspot.cli_common import DEBUG, StoreOpt, console, handle_errors
 from hotspot.cli_ingest import ingest_app
 from hotspot.cli_nightly import nightly_command, serve_command
 from hotspot.cli_scale import backtest_grid_command
@@ -38,7 +38,6 @@ app.command("nightly")(nightly_command)
 app.command("serve")(serve_command)
 app.command("backtest-grid")(backtest_grid_command)
 
-StoreOpt = Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="TOML settings file (settings under a \\[hotspot] table)."),

@@ -11,12 +11,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hotspot.cli_common import console, handle_errors
+from hotspot.cli_common import StoreOpt, console, handle_errors
 
 
 @handle_errors
 def evaluate_claim_command(
-    store: Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")],
+    store: StoreOpt,
     area: Annotated[Path, typer.Option(
         "--area", help="Boundary file of the treated area (shapefile, .zip, .gpkg, .geojson).")],
     start: Annotated[str, typer.Option("--start", help="First month of the claimed period, "

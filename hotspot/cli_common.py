@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from hotspot.errors import HotspotError
+
+#: The ``--store`` option of every command that reads a store.
+StoreOpt = Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli_common import console, err_console, handle_errors
+from hotspot.cli_common import StoreOpt, console, err_console, handle_errors
 from hotspot.errors import ConfigError
 
 
@@ -27,7 +27,7 @@ def _floats(text: str, option: str) -> list[float]:
 
 @handle_errors
 def backtest_grid_command(
-    store: Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")],
+    store: StoreOpt,
     models: Annotated[str, typer.Option("--models", help="Comma-separated model names.")],
     from_: Annotated[str, typer.Option("--from", help="First held-out period (YYYY-MM).")],
     to: Annotated[str, typer.Option("--to", help="Last held-out period (YYYY-MM).")],

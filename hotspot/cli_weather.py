@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli_common import console, err_console, handle_errors
+from hotspot.cli_common import StoreOpt, console, err_console, handle_errors
 
 
 @handle_errors
 def weather_command(
-    store: Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")],
+    store: StoreOpt,
     station: Annotated[
         str | None,
         typer.Option("--station", help="meteostat station id, or 'nearest' (the station "
