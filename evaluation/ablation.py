@@ -60,16 +60,17 @@ def covariate_ablation(
     **backtest_options,
 ) -> AblationResult:
     """Backtest ``models`` under each covariate variant and compare each with ``none``."""
+    user_params = dict(backtest_options.pop("model_params", None) or {})
     plain = [m for m in models if not takes_covariates(m)]
     with_covariates = [m for m in models if takes_covariates(m)]
     runs: list[BacktestResult] = []
     if plain:
         runs.append(backtest(cube, plain, first_target, last_target, n_bootstrap=n_bootstrap,
-                             seed=seed, **backtest_options))
+                             seed=seed, model_params=user_params, **backtest_options))
     for variant, tables in variants.items():
         if not with_covariates:
             break
-        params = {m: {"covariates": tables} for m in with_covariates}
+        params = {m: {**user_params.get(m, {}), "covariates": tables} for m in with_covariates}
         run = backtest(cube, with_covariates, first_target, last_target, model_params=params,
                        n_bootstrap=n_bootstrap, seed=seed, **backtest_options)
         labels = {m: variant_label(m, variant) for m in with_covariates}

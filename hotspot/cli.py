@@ -4,7 +4,7 @@ and render the result."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -38,6 +38,11 @@ app.command("nightly")(nightly_command)
 app.command("serve")(serve_command)
 app.command("backtest-grid")(backtest_grid_command)
 
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="Model parameter MODEL.KEY=VALUE, repeatable, e.g. "
+                 "etas-grid.background_time=seasonal (adds to the config's model_params)."),
+]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="TOML settings file (settings under a \\[hotspot] table)."),
@@ -113,6 +118,7 @@ def backtest(
                      "with each of none|calendar|weather|all (comma-separated) and report "
                      "paired differences against none."),
     ] = None,
+    param: ParamOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Rolling-origin backtest: refit at each origin, score the next period."""
@@ -121,9 +127,11 @@ def backtest(
 
     settings = load_settings(config, store=store, out=out)
     names = registry.parse_model_names(models)
+    model_params = _model_params(settings.model_params, param)
     cube_ = open_store_cube(settings.store, cube_path)
     options = {"cube": cube_, "coverages": settings.coverages,
-               "n_bootstrap": settings.n_bootstrap, "seed": settings.seed}
+               "n_bootstrap": settings.n_bootstrap, "seed": settings.seed,
+               "model_params": model_params}
     with rich_progress() as progress:
         if covariates:
             ablation = run_covariate_ablation(settings.store, names, from_, to, covariates,
@@ -141,6 +149,19 @@ def backtest(
                   f"\npredictions: [bold]{paths['predictions']}[/]")
 
 
+def _model_params(configured: dict[str, dict[str, Any]], options: list[str] | None
+                  ) -> dict[str, dict[str, Any]]:
+    """The config's ``model_params`` with ``--param`` options on top (checked)."""
+    import models as registry
+
+    merged = {name: dict(values) for name, values in configured.items()}
+    for name, values in registry.parse_model_params(options).items():
+        merged.setdefault(name, {}).update(values)
+    for name, values in merged.items():
+        registry.make_model(name, **values)
+    return merged
+
+
 @app.command()
 @handle_errors
 def forecast(
@@ -154,6 +175,7 @@ def forecast(
     cube_path: Annotated[
         Path | None, typer.Option("--cube", help="Cube to use; default STORE/cube.zarr.")
     ] = None,
+    param: ParamOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Fit on all data and publish next period's forecast (gpkg, geojson, map, report)."""
@@ -163,12 +185,13 @@ def forecast(
     settings = load_settings(config, store=store, out=out, model=model,
                              backtest_periods=backtest_periods)
     registry.parse_model_names(settings.model)
+    model_params = _model_params(settings.model_params, param)
     cube_ = open_store_cube(settings.store, cube_path)
     with rich_progress() as progress:
         run = run_forecast(settings.store, settings.model, settings.out, cube=cube_,
                            backtest_periods=settings.backtest_periods,
                            n_bootstrap=settings.n_bootstrap, seed=settings.seed,
-                           progress=progress)
+                           progress=progress, model_params=model_params)
     if run.backtest is not None:
         _print_summary(run.backtest)
     _print_outputs(f"forecast for {run.target_period} ({settings.model})", run.outputs)

@@ -7,8 +7,10 @@ own, only the order of the steps and where files go.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -164,13 +166,14 @@ def run_backtest(
     n_bootstrap: int = 2000,
     seed: int = 0,
     progress: ProgressCallback | None = None,
+    model_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> BacktestResult:
     """Backtest ``models`` on the store's cube over ``first_target..last_target``."""
     cube = cube if cube is not None else open_store_cube(store)
     kwargs = {"coverages": coverages} if coverages else {}
     return backtest(cube, models, first_target, last_target,
                     events=_events_if_needed(store, models), n_bootstrap=n_bootstrap,
-                    seed=seed, progress=progress, **kwargs)
+                    seed=seed, progress=progress, model_params=model_params, **kwargs)
 
 
 def run_covariate_ablation(
@@ -221,6 +224,7 @@ def run_forecast(
     n_bootstrap: int = 2000,
     seed: int = 0,
     progress: ProgressCallback | None = None,
+    model_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ForecastRun:
     """Fit ``model`` on all of the store's cube, publish the next period's forecast, and
     put its backtest record over the last ``backtest_periods`` periods (next to the
@@ -233,11 +237,13 @@ def run_forecast(
         first, last = recent_targets(cube, backtest_periods)
         names = [model, *[b for b in baselines if b != model]]
         record = backtest(cube, names, first, last, events=_events_if_needed(store, names),
-                          n_bootstrap=n_bootstrap, seed=seed, progress=progress)
+                          n_bootstrap=n_bootstrap, seed=seed, progress=progress,
+                          model_params=model_params)
         record.save(out_dir / "backtest")
     if record is not None and model not in record.settings["models"]:
         raise DataError(f"the backtest record passed for {model} does not include it")
-    forecast = make_model(model).fit(cube, periods[-1], events=events).predict(1)
+    params = dict((model_params or {}).get(model, {}))
+    forecast = make_model(model, **params).fit(cube, periods[-1], events=events).predict(1)
     area_file = store / AREA_FILE
     area_parts = gpd.read_file(area_file) if area_file.exists() else None
     # police.uk is the only month-resolution source, and its licence asks for attribution.

@@ -6,6 +6,7 @@ functions take plain arguments, never this object's globals.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -40,6 +41,9 @@ class Settings(BaseModel):
     coverages: tuple[float, ...] = DEFAULT_COVERAGES
     seed: int = 20150601
     n_bootstrap: int = Field(2000, ge=100)
+    #: Parameters per model name, e.g. ``{"etas-grid": {"background_time": "seasonal"}}``
+    #: (TOML: a ``[hotspot.model_params.etas-grid]`` table).
+    model_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("coverages")
     @classmethod
@@ -57,6 +61,12 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
             continue
         if name in ("models", "coverages"):
             values[name] = tuple(part.strip() for part in raw.split(",") if part.strip())
+        elif name == "model_params":
+            try:
+                values[name] = json.loads(raw)
+            except json.JSONDecodeError:
+                raise ConfigError("HOTSPOT_MODEL_PARAMS must be JSON, e.g. "
+                                  '{"naive-mean": {"k": 6}}') from None
         else:
             values[name] = raw
     return values

@@ -17,6 +17,11 @@ from models import (  # noqa: F401  (registers them)
     self_exciting_counts,
     sepp,
 )
-from models.registry import available_models, make_model, parse_model_names
+from models.registry import (
+    available_models,
+    make_model,
+    parse_model_names,
+    parse_model_params,
+)
 
-__all__ = ["available_models", "make_model", "parse_model_names"]
+__all__ = ["available_models", "make_model", "parse_model_names", "parse_model_params"]

@@ -54,6 +54,7 @@ from scipy.sparse.linalg import expm_multiply
 
 from features.cube import grid_of
 from hotspot.errors import ConfigError, DataError
+from models._modulation import SeasonalModulation, check_background_time
 from models.base import BaseForecaster
 
 #: θ is kept below this so forecasts of the (then nearly critical) process stay finite.
@@ -349,7 +350,9 @@ def integrate_forecast(
     """Expected counts per cell over each period ``[edges[k], edges[k+1])`` (days after
     the forecast origin, ``edges[0] >= 0``).
 
-    ``base`` is the background rate per cell (events/day), ``excite0`` the triggered rate
+    ``base`` is the background rate per cell (events/day) — one row for every window, or
+    one row per window (``(n_windows, n)``, windows then starting at the origin) for a
+    background that changes over time, constant within each window — ``excite0`` the triggered rate
     per cell at the origin from observed events, ``kernel[c, c']`` the share of an
     offspring of an event in ``c'`` that lands in ``c`` (columns sum to at most 1). With
     ``cascade`` the expected triggered rate ``x(t)`` follows the linear ODE of the
@@ -369,30 +372,37 @@ def integrate_forecast(
     short lags cheap — and the inverses by the Neumann series. Periods are chained.
     Without ``cascade`` only observed events excite: ``∫ x = x0 (e^{−ω a} − e^{−ω b}) / ω``.
     """
-    n = base.size
+    base = np.asarray(base, dtype=float)
+    n = base.shape[-1]
     edges = np.asarray(edges, dtype=float)
     if edges[0] < 0:
         raise ValueError("forecast windows start at or after the origin")
     if edges[0] > 0 and cascade and theta > 0:  # carry the state from the origin first
+        if base.ndim == 2:
+            raise ValueError("a background per window needs windows from the origin")
         return integrate_forecast(base, excite0, kernel, theta, omega,
                                   np.concatenate([[0.0], edges]), cascade)[1:]
     widths = np.diff(edges)
+    bases = np.broadcast_to(base, (widths.size, n))
     out = np.empty((widths.size, n))
     if not cascade or theta <= 0:
         decay = np.exp(-omega * edges)
         for k, width in enumerate(widths):
-            out[k] = base * width + excite0 * (decay[k] - decay[k + 1]) / omega
+            out[k] = bases[k] * width + excite0 * (decay[k] - decay[k + 1]) / omega
         return np.maximum(out, 0.0)
     kernel = sparse.csr_matrix(kernel)
     generator = theta * kernel - sparse.identity(n, format="csr")
-    fixed = _neumann_solve(kernel, theta, theta * (kernel @ base))
     x = np.asarray(excite0, dtype=float)
+    fixed, fixed_for = np.zeros(n), None
     for k, width in enumerate(widths):
+        if fixed_for is None or not np.array_equal(bases[k], fixed_for):
+            fixed_for = bases[k]
+            fixed = _neumann_solve(kernel, theta, theta * (kernel @ fixed_for))
         tau = omega * width
         y0 = x - fixed
         settled = (1.0 - theta) * tau > 40.0
         y_end = np.zeros(n) if settled else expm_multiply(generator * tau, y0)
-        out[k] = (base + fixed) * width + _neumann_solve(kernel, theta, y0 - y_end) / omega
+        out[k] = (bases[k] + fixed) * width + _neumann_solve(kernel, theta, y0 - y_end) / omega
         x = fixed + y_end
     return np.maximum(out, 0.0)
 
@@ -491,6 +501,7 @@ class SelfExcitingForecaster(BaseForecaster):
             raise ConfigError(f"{self.name}: max_iter must be >= 1 and tol > 0")
         if not self.max_radius_m > 0:
             raise ConfigError(f"{self.name}: max_radius_m must be positive")
+        check_background_time(self.name, self.background_time)
 
     def _window_days(self, lag_tol: float | None = None) -> float:
         if self.max_lag_days is not None:
@@ -513,6 +524,11 @@ class SelfExcitingForecaster(BaseForecaster):
         window = event_window(history, events, self.cutoff_)
         self.window_ = window
         self.theta_, self.omega_ = float(self.theta_init), float(self.omega_init)
+        self.modulation_ = None
+        if self.background_time == "seasonal":
+            starts = pd.DatetimeIndex(history["time"].values)
+            self.modulation_ = SeasonalModulation(starts, (self.cutoff_ + 1).start_time,
+                                                  self.freq_)
         self._setup(history, window)
         self.trace_: list[dict[str, Any]] = []
         self.loglik_trace_: list[float] = []
@@ -560,6 +576,8 @@ class SelfExcitingForecaster(BaseForecaster):
     def _estep(self, pairs: Pairs, window: EventWindow) -> tuple[float, tuple]:
         """Log-likelihood of the current parameters and what the M-step needs."""
         mu_at = self._background_at(window)
+        if self.modulation_ is not None:
+            mu_at = mu_at * self.modulation_.at_events(window.t)
         trig = self._log_spatial(pairs, window)
         trig -= self.omega_ * pairs.dt
         np.exp(trig, out=trig)
@@ -576,7 +594,10 @@ class SelfExcitingForecaster(BaseForecaster):
         trig, lam, mu_at = parts
         p_pair = trig
         p_pair /= lam[pairs.child]
-        self._update_background(window, mu_at / lam)
+        p_background = mu_at / lam
+        if self.modulation_ is not None:
+            self.modulation_.update(window.t, p_background)
+        self._update_background(window, p_background)
         self._update_sigma(pairs, window, p_pair)
         self.theta_, self.omega_ = update_theta_omega(
             float(p_pair.sum()), dot(p_pair, pairs.dt), window.remaining,
@@ -586,12 +607,18 @@ class SelfExcitingForecaster(BaseForecaster):
         """All parameters as one unconstrained vector (for the SQUAREM extrapolation)."""
         theta = min(max(self.theta_, 1e-12), THETA_MAX)
         return np.concatenate([[np.log(theta / (1 - theta)), np.log(self.omega_)],
-                               self._model_state()])
+                               self._modulation_state(), self._model_state()])
+
+    def _modulation_state(self) -> np.ndarray:
+        return np.empty(0) if self.modulation_ is None else self.modulation_.state()
 
     def _set_state(self, state: np.ndarray) -> None:
         self.theta_ = float(min(special.expit(state[0]), THETA_MAX))
         self.omega_ = float(np.exp(np.clip(state[1], np.log(1e-8), np.log(OMEGA_MAX))))
-        self._set_model_state(state[2:])
+        n_mod = self._modulation_state().size
+        if self.modulation_ is not None:
+            self.modulation_.set_state(state[2:2 + n_mod])
+        self._set_model_state(state[2 + n_mod:])
 
     def _em(
         self, pairs: Pairs, window: EventWindow, tol: float
@@ -670,9 +697,38 @@ class SelfExcitingForecaster(BaseForecaster):
         """Expected counts per cell over arbitrary windows ``[edges[k], edges[k+1])`` in
         days after the end of the cutoff period."""
         base, excite0, kernel = self._forecast_parts()
-        return integrate_forecast(base, excite0, kernel, self.theta_, self.omega_,
-                                  np.asarray(edges, dtype=float),
-                                  cascade=bool(self.horizon_cascade))
+        edges = np.asarray(edges, dtype=float)
+        cascade = bool(self.horizon_cascade)
+        if self.modulation_ is None:
+            return integrate_forecast(base, excite0, kernel, self.theta_, self.omega_,
+                                      edges, cascade=cascade)
+        # a modulated background is constant within each cube period: integrate piecewise
+        # on the union of the requested edges and the period boundaries, then sum back
+        bounds = self._forecast_edges(self._periods_to_cover(float(edges[-1])))
+        fine = np.union1d(np.concatenate([[0.0], edges]), bounds[bounds < edges[-1]])
+        piece_period = np.searchsorted(bounds, fine[:-1], side="right") - 1
+        starts = pd.DatetimeIndex([(self.cutoff_ + 1 + k).start_time for k in
+                                   range(bounds.size - 1)])
+        m = self.modulation_.at_periods(starts, np.diff(bounds))[piece_period]
+        pieces = integrate_forecast(m[:, None] * base[None, :], excite0, kernel,
+                                    self.theta_, self.omega_, fine, cascade=cascade)
+        first = np.searchsorted(fine, edges[:-1])
+        return np.add.reduceat(pieces, first, axis=0)
+
+    def _periods_to_cover(self, days: float) -> int:
+        """How many periods after the cutoff cover ``days`` days."""
+        shortest = {"D": 1.0, "W": 7.0, "M": 28.0}[self.freq_]
+        return int(np.ceil(days / shortest)) + 1
+
+    def _modulation_params(self) -> dict[str, Any]:
+        if self.modulation_ is None:
+            return {"kind": "constant"}
+        edges = self._forecast_edges(7 if self.freq_ == "D" else 1)
+        starts = pd.DatetimeIndex([(self.cutoff_ + 1 + k).start_time
+                                   for k in range(edges.size - 1)])
+        return {"kind": "seasonal", **self.modulation_.params(),
+                "forecast_multipliers": self.modulation_.at_periods(
+                    starts, np.diff(edges)).tolist()}
 
     def _predict(self, periods: int) -> np.ndarray:
         return self.expected_counts(self._forecast_edges(periods))
@@ -693,5 +749,6 @@ class SelfExcitingForecaster(BaseForecaster):
             "loglik_trace": self.loglik_trace_,
             "trace": self.trace_,
             "rounds": self.rounds_,
+            "background_time": self._modulation_params(),
             **self._extra_params(),
         }

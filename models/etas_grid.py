@@ -90,6 +90,10 @@ class EtasGrid(SelfExcitingForecaster):
         EM stops when the log-likelihood gains less than ``tol · (1 + |ℓ|)``.
     horizon_cascade
         Include events triggered inside the forecast horizon in the forecast.
+    background_time
+        ``"constant"`` (Mohler 2015: ``μ_c`` per cell) or ``"seasonal"``: ``μ_c · m(t)``
+        with ``m`` log-linear in day of week, annual Fourier terms and the latest year's
+        level, fitted inside the EM (see :mod:`models._modulation`).
     """
 
     name = "etas-grid"
@@ -110,6 +114,7 @@ class EtasGrid(SelfExcitingForecaster):
         max_iter: int = 500,
         tol: float = 1e-9,
         horizon_cascade: bool = True,
+        background_time: str = "constant",
     ) -> None:
         if spatial not in SPATIAL:
             raise ConfigError(f"etas-grid spatial must be one of {SPATIAL}, got {spatial!r}")
@@ -130,6 +135,7 @@ class EtasGrid(SelfExcitingForecaster):
         self.max_iter = int(max_iter)
         self.tol = float(tol)
         self.horizon_cascade = bool(horizon_cascade)
+        self.background_time = background_time
         self._check_common()
 
     # ---- hooks -----------------------------------------------------------------------

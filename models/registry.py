@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hotspot.errors import ConfigError
@@ -46,3 +47,29 @@ def parse_model_names(text: str) -> list[str]:
         if name not in _REGISTRY:
             make_model(name)  # raises the helpful error
     return names
+
+
+def parse_param_value(text: str) -> Any:
+    """A parameter value from text: JSON where it parses (``3``, ``0.5``, ``true``,
+    ``[1, 2]``), the text itself otherwise (``seasonal``)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_model_params(options: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``["etas-grid.background_time=seasonal", "naive-mean.k=6"]`` → parameters per model."""
+    params: dict[str, dict[str, Any]] = {}
+    for option in options or []:
+        target, sep, text = option.partition("=")
+        name, dot, key = target.partition(".")
+        if not (sep and dot and name and key):
+            raise ConfigError(f"--param {option!r} is not MODEL.KEY=VALUE, e.g. "
+                              f"etas-grid.background_time=seasonal")
+        if name not in _REGISTRY:
+            make_model(name)  # raises the helpful error
+        params.setdefault(name, {})[key] = parse_param_value(text)
+    for name, values in params.items():
+        make_model(name, **values)  # a bad key or value fails now, before any work
+    return params

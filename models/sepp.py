@@ -180,7 +180,8 @@ class Sepp(SelfExcitingForecaster):
         re-derived from the fitted σ.
     max_radius_m
         Cap on that radius (at least two cells); σ stays below the radius it allows.
-    omega_init, theta_init, max_lag_days, lag_tol, max_iter, tol, horizon_cascade
+    omega_init, theta_init, max_lag_days, lag_tol, max_iter, tol, horizon_cascade,
+    background_time
         As for ``etas-grid``.
     pixels_per_cell
         Raster resolution; default so a pixel is at most a third of the bandwidth and of
@@ -212,6 +213,7 @@ class Sepp(SelfExcitingForecaster):
         max_iter: int = 500,
         tol: float = 1e-9,
         horizon_cascade: bool = True,
+        background_time: str = "constant",
         pixels_per_cell: int | None = None,
         leave_one_out: bool = True,
         min_sigma_m: float | None = None,
@@ -237,6 +239,7 @@ class Sepp(SelfExcitingForecaster):
         self.max_iter = int(max_iter)
         self.tol = float(tol)
         self.horizon_cascade = bool(horizon_cascade)
+        self.background_time = background_time
         self.pixels_per_cell = pixels_per_cell
         self.leave_one_out = bool(leave_one_out)
         self.min_sigma_m = min_sigma_m

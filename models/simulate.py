@@ -109,11 +109,14 @@ def simulate_grid_etas(
     ix: np.ndarray, iy: np.ndarray, cell_size_m: float, mu: np.ndarray | float, theta: float,
     omega: float, sigma_m: float, days: float, *, radius_m: float | None = None,
     start: str | pd.Timestamp = "2020-01-01", jitter: bool = True, seed: int = 0,
+    day_factors: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Grid ETAS events on the cells ``(ix, iy)`` (lattice indices, cell ``k`` covering
     ``[ix·h, (ix+1)·h) × [iy·h, (iy+1)·h)``) over ``days`` days.
 
-    ``mu`` is the background rate per cell per day (array, or one value for all cells);
+    ``mu`` is the background rate per cell per day (array, or one value for all cells),
+    multiplied on day ``d`` by ``day_factors[d]`` when given (one factor per day from
+    ``start``, ``days`` a whole number);
     ``sigma_m`` the kernel bandwidth (0: offspring stay in their cell); ``radius_m`` the
     kernel truncation (default 4σ, at least 1.5 cells, as the model's default). Positions
     are uniform inside the cell with ``jitter`` (else the centre).
@@ -135,9 +138,19 @@ def simulate_grid_etas(
     total = np.bincount(column, weights=kernel.data, minlength=ix.size)[column]
     key = column + (cum - before) / total
 
-    n_bg = rng.poisson(mu * days)
-    bg_cell = np.repeat(np.arange(ix.size), n_bg)
-    bg_t = rng.uniform(0.0, days, bg_cell.size)
+    if day_factors is None:
+        n_bg = rng.poisson(mu * days)
+        bg_cell = np.repeat(np.arange(ix.size), n_bg)
+        bg_t = rng.uniform(0.0, days, bg_cell.size)
+    else:
+        factors = np.asarray(day_factors, dtype=float)
+        if factors.shape != (int(days),) or days != int(days) or np.any(factors < 0):
+            raise ConfigError("day_factors needs one non-negative factor per day and whole "
+                              "days")
+        n_bg = rng.poisson(mu * factors.sum())
+        bg_cell = np.repeat(np.arange(ix.size), n_bg)
+        day = rng.choice(factors.size, size=bg_cell.size, p=factors / factors.sum())
+        bg_t = day + rng.random(bg_cell.size)
 
     def displace(parent: tuple[np.ndarray, ...]) -> tuple[tuple[np.ndarray], np.ndarray]:
         (parent_cell,) = parent

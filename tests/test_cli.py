@@ -58,9 +58,39 @@ def test_cli_step_by_step_matches_the_contract(demo_out, tmp_path):
     assert (tmp_path / "fc" / "forecast.gpkg").exists()
 
 
+def test_param_sets_model_parameters(demo_out, tmp_path):
+    """``--param`` reaches the model: naive-mean with k=1 is naive-last, k=12 is not."""
+    store = demo_out / "store"
+    runs = {}
+    for k in (1, 12):
+        out = tmp_path / f"k{k}"
+        result = invoke("backtest", "--store", store, "--models", "naive-last,naive-mean",
+                        "--from", "2020-10", "--to", "2020-12", "--out", out,
+                        "--param", f"naive-mean.k={k}")
+        assert result.exit_code == 0, result.output
+        runs[k] = pd.read_parquet(out / "predictions.parquet").pivot_table(
+            index=["target_period", "cell_id"], columns="model", values="expected")
+    assert (runs[1]["naive-mean"] == runs[1]["naive-last"]).all()
+    assert not (runs[12]["naive-mean"] == runs[12]["naive-last"]).all()
+    config = tmp_path / "params.toml"
+    config.write_text('[hotspot.model_params.naive-mean]\nk = 1\n')
+    result = invoke("forecast", "--store", store, "--model", "naive-mean", "--out",
+                    tmp_path / "fc", "--backtest-periods", "1", "--config", config)
+    assert result.exit_code == 0, result.output
+    record = pd.read_parquet(tmp_path / "fc" / "backtest" / "predictions.parquet")
+    wide = record.pivot_table(index="cell_id", columns="model", values="expected")
+    assert (wide["naive-mean"] == wide["naive-last"]).all()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["backtest", "--models", "naive-last", "--from", "2020-10", "--to", "2020-12",
+          "--param", "naive-mean:k=3"], "is not MODEL.KEY=VALUE"),
+        (["backtest", "--models", "naive-last", "--from", "2020-10", "--to", "2020-12",
+          "--param", "naive-mean.window=3"], "model naive-mean: bad parameter"),
+        (["backtest", "--models", "etas-grid", "--from", "2020-10", "--to", "2020-12",
+          "--param", "etas-grid.background_time=weekly"], "background_time must be one of"),
         (["backtest", "--models", "naive-last", "--from", "2020-09", "--to", "2020-07"],
          "--from 2020-09 is after --to 2020-07"),
         (["backtest", "--models", "magic", "--from", "2020-07", "--to", "2020-08"],

@@ -13,11 +13,20 @@ from hotspot.errors import ConfigError, DataError, NotFittedError
 from models.registry import make_model
 
 ALL_MODELS = models.available_models()
+#: Every model with its defaults, plus the variants whose code paths differ.
+VARIANTS = [(name, {}) for name in ALL_MODELS] + [
+    ("etas-grid", {"background_time": "seasonal"}),
+    ("sepp", {"background_time": "seasonal"}),
+]
+VARIANT_IDS = [name + "".join(f"[{k}={v}]" for k, v in params.items())
+               for name, params in VARIANTS]
+each_model = pytest.mark.parametrize(("name", "params"), VARIANTS, ids=VARIANT_IDS)
 
 
-def _fit(name, cube, until, events):
-    """``make_model(name).fit(cube, until)``, with the events when the model needs them."""
-    model = make_model(name)
+def _fit(name, params, cube, until, events):
+    """``make_model(name, **params).fit(cube, until)``, with the events when the model
+    needs them."""
+    model = make_model(name, **params)
     return model.fit(cube, until, events=events if model.needs_events else None)
 
 
@@ -27,9 +36,10 @@ def test_registry_has_the_baselines():
         make_model("nope")
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
-def test_fit_returns_self_and_predict_has_right_shape(name, hot_cell_cube, hot_cell_events):
-    model = make_model(name)
+@each_model
+def test_fit_returns_self_and_predict_has_right_shape(name, params, hot_cell_cube,
+                                                      hot_cell_events):
+    model = make_model(name, **params)
     events = hot_cell_events if model.needs_events else None
     assert model.fit(hot_cell_cube, "2020-06", events=events) is model
     forecast = model.predict(2)
@@ -48,8 +58,9 @@ def test_predict_before_fit_raises(name):
         make_model(name).predict()
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
-def test_data_after_cutoff_cannot_change_the_forecast(name, hot_cell_cube, hot_cell_events):
+@each_model
+def test_data_after_cutoff_cannot_change_the_forecast(name, params, hot_cell_cube,
+                                                      hot_cell_events):
     """The leakage guard: plant a huge spike after the cutoff, in the cube's counts and in
     the events (from the first minute after the cutoff period on), and the forecast must
     not move."""
@@ -67,8 +78,8 @@ def test_data_after_cutoff_cannot_change_the_forecast(name, hot_cell_cube, hot_c
         "category": "Burglary", "source": "planted",
     })
     planted_events = pd.concat([hot_cell_events, spike], ignore_index=True)
-    clean = _fit(name, hot_cell_cube, "2020-06", hot_cell_events).predict(1)
-    leaked = _fit(name, planted, "2020-06", planted_events).predict(1)
+    clean = _fit(name, params, hot_cell_cube, "2020-06", hot_cell_events).predict(1)
+    leaked = _fit(name, params, planted, "2020-06", planted_events).predict(1)
     np.testing.assert_array_equal(clean.values, leaked.values)
 
 
@@ -78,7 +89,8 @@ def test_cutoff_before_the_cube_is_refused(name, hot_cell_cube):
         make_model(name).fit(hot_cell_cube, "2018-01")
 
 
-@pytest.mark.parametrize("name", ALL_MODELS)
-def test_hot_cell_is_ranked_first(name, hot_cell_cube, hot_cell_events):
-    forecast = _fit(name, hot_cell_cube, "2020-12", hot_cell_events).predict(1).to_series()
+@each_model
+def test_hot_cell_is_ranked_first(name, params, hot_cell_cube, hot_cell_events):
+    forecast = _fit(name, params, hot_cell_cube, "2020-12", hot_cell_events).predict(1
+                                                                               ).to_series()
     assert forecast.idxmax()[1] == "3535_1207"
