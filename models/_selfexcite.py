@@ -350,9 +350,9 @@ def integrate_forecast(
     """Expected counts per cell over each period ``[edges[k], edges[k+1])`` (days after
     the forecast origin, ``edges[0] >= 0``).
 
-    ``base`` is the background rate per cell (events/day) — one row for every window, or
-    one row per window (``(n_windows, n)``, windows then starting at the origin) for a
-    background that changes over time, constant within each window — ``excite0`` the triggered rate
+    ``base`` is the background rate per cell (events/day): a vector, the same in every
+    window, or an ``(n_windows, n)`` array, one row per window and constant within it
+    (windows must then start at the origin); ``excite0`` is the triggered rate
     per cell at the origin from observed events, ``kernel[c, c']`` the share of an
     offspring of an event in ``c'`` that lands in ``c`` (columns sum to at most 1). With
     ``cascade`` the expected triggered rate ``x(t)`` follows the linear ODE of the
