@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import xarray as xr
@@ -57,10 +58,12 @@ def covariate_ablation(
     *,
     n_bootstrap: int = 2000,
     seed: int = 0,
+    model_params: Mapping[str, Mapping[str, Any]] | None = None,
     **backtest_options,
 ) -> AblationResult:
-    """Backtest ``models`` under each covariate variant and compare each with ``none``."""
-    user_params = dict(backtest_options.pop("model_params", None) or {})
+    """Backtest ``models`` under each covariate variant and compare each with ``none``;
+    ``model_params`` go to every run (the variant's covariates are added on top)."""
+    user_params = dict(model_params or {})
     plain = [m for m in models if not takes_covariates(m)]
     with_covariates = [m for m in models if takes_covariates(m)]
     runs: list[BacktestResult] = []

@@ -4,7 +4,7 @@ and render the result."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -127,7 +127,7 @@ def backtest(
 
     settings = load_settings(config, store=store, out=out)
     names = registry.parse_model_names(models)
-    model_params = _model_params(settings.model_params, param)
+    model_params = registry.parse_model_params(param, settings.model_params)
     cube_ = open_store_cube(settings.store, cube_path)
     options = {"cube": cube_, "coverages": settings.coverages,
                "n_bootstrap": settings.n_bootstrap, "seed": settings.seed,
@@ -147,19 +147,6 @@ def backtest(
         console.print(f"ablation: [bold]{paths['ablation']}[/]")
     console.print(f"metrics: [bold]{paths['metrics']}[/]\nsummary: [bold]{paths['summary']}[/]"
                   f"\npredictions: [bold]{paths['predictions']}[/]")
-
-
-def _model_params(configured: dict[str, dict[str, Any]], options: list[str] | None
-                  ) -> dict[str, dict[str, Any]]:
-    """The config's ``model_params`` with ``--param`` options on top (checked)."""
-    import models as registry
-
-    merged = {name: dict(values) for name, values in configured.items()}
-    for name, values in registry.parse_model_params(options).items():
-        merged.setdefault(name, {}).update(values)
-    for name, values in merged.items():
-        registry.make_model(name, **values)
-    return merged
 
 
 @app.command()
@@ -185,7 +172,7 @@ def forecast(
     settings = load_settings(config, store=store, out=out, model=model,
                              backtest_periods=backtest_periods)
     registry.parse_model_names(settings.model)
-    model_params = _model_params(settings.model_params, param)
+    model_params = registry.parse_model_params(param, settings.model_params)
     cube_ = open_store_cube(settings.store, cube_path)
     with rich_progress() as progress:
         run = run_forecast(settings.store, settings.model, settings.out, cube=cube_,

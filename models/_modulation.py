@@ -55,23 +55,26 @@ def check_background_time(model: str, value: str) -> str:
 class SeasonalModulation:
     """``m(t)`` for one fit: design fixed by the history, coefficients fitted by EM.
 
-    ``starts`` are the history's period starts, ``end`` the end of the last period and
-    ``freq`` the cube's frequency (``D``, ``W`` or ``M``); ``origin`` is the time the
-    event times count from (days since ``origin``).
+    ``starts`` are the history's period starts, ``end`` the end of the last period,
+    ``freq`` the cube's frequency (``D``, ``W`` or ``M``) and ``event_days`` the fit's event
+    times in days since the first start (each event's period is found once, here).
     """
 
-    def __init__(self, starts: pd.DatetimeIndex, end: pd.Timestamp, freq: str) -> None:
-        self.freq = freq
+    def __init__(self, starts: pd.DatetimeIndex, end: pd.Timestamp, freq: str,
+                 event_days: np.ndarray) -> None:
         self.end = pd.Timestamp(end)
-        self.origin = pd.Timestamp(starts[0])
         bounds = starts.append(pd.DatetimeIndex([self.end]))
-        self.lengths = np.diff(np.asarray((bounds - self.origin) / _DAY, dtype=float))
-        self.start_days = np.asarray((starts - self.origin) / _DAY, dtype=float)
-        span = float(self.lengths.sum())
+        days = np.asarray((bounds - starts[0]) / _DAY, dtype=float)
+        self.lengths = np.diff(days)
+        self.event_period = np.clip(np.searchsorted(days[:-1], event_days, side="right") - 1,
+                                    0, len(starts) - 1)
+        span = float(days[-1])
         self.n_blocks = max(1, int(span // _YEAR_DAYS))
         self.seasonal = span >= 2 * _YEAR_DAYS
         self.weekly = freq == "D" and span >= 14
         self.history_design = self.design(starts, self.lengths)
+        self._exog = np.column_stack([np.ones(len(starts)), self.history_design])
+        self._offset = np.log(self.lengths)
         self.beta = np.zeros(self.history_design.shape[1])
         self._normalise()
 
@@ -108,31 +111,29 @@ class SeasonalModulation:
         self.scale = float(np.dot(raw, self.lengths) / self.lengths.sum())
         self.history_values = raw / self.scale
 
-    def at_events(self, t: np.ndarray) -> np.ndarray:
-        """``m`` at event times (days since the history's start)."""
-        k = np.searchsorted(self.start_days, t, side="right") - 1
-        return self.history_values[np.clip(k, 0, self.start_days.size - 1)]
+    def at_events(self) -> np.ndarray:
+        """``m`` at the fit's events."""
+        return self.history_values[self.event_period]
 
     def at_periods(self, starts: pd.DatetimeIndex, lengths: np.ndarray) -> np.ndarray:
         """``m`` for any periods (e.g. the forecast's), on the history's normalisation."""
         return np.exp(self.design(starts, lengths) @ self.beta) / self.scale
 
     # ---- fitting ---------------------------------------------------------------------
-    def update(self, t: np.ndarray, p_background: np.ndarray) -> None:
-        """Exact M-step: Poisson regression of expected background counts per period."""
+    def update(self, p_background: np.ndarray) -> None:
+        """Exact M-step: Poisson regression of expected background counts per period
+        (``p_background``: each event's probability of being background)."""
         if self.beta.size == 0:
             return
-        k = np.searchsorted(self.start_days, t, side="right") - 1
-        counts = np.bincount(np.clip(k, 0, self.start_days.size - 1), weights=p_background,
-                             minlength=self.start_days.size)
-        exog = np.column_stack([np.ones(counts.size), self.history_design])
+        counts = np.bincount(self.event_period, weights=p_background,
+                             minlength=self.lengths.size)
         start = np.concatenate([[np.log(max(counts.sum(), 1e-12) / self.lengths.sum())],
                                 self.beta])
         with warnings.catch_warnings():
             # expected counts are not integers: the Poisson score equations still hold
             warnings.simplefilter("ignore")
-            fitted = sm.GLM(counts, exog, family=sm.families.Poisson(),
-                            offset=np.log(self.lengths)).fit(start_params=start, maxiter=50)
+            fitted = sm.GLM(counts, self._exog, family=sm.families.Poisson(),
+                            offset=self._offset).fit(start_params=start, maxiter=50)
         beta = np.asarray(fitted.params[1:], dtype=float)
         if np.all(np.isfinite(beta)):
             self.set_state(beta)

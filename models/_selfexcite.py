@@ -528,7 +528,7 @@ class SelfExcitingForecaster(BaseForecaster):
         if self.background_time == "seasonal":
             starts = pd.DatetimeIndex(history["time"].values)
             self.modulation_ = SeasonalModulation(starts, (self.cutoff_ + 1).start_time,
-                                                  self.freq_)
+                                                  self.freq_, window.t)
         self._setup(history, window)
         self.trace_: list[dict[str, Any]] = []
         self.loglik_trace_: list[float] = []
@@ -577,7 +577,7 @@ class SelfExcitingForecaster(BaseForecaster):
         """Log-likelihood of the current parameters and what the M-step needs."""
         mu_at = self._background_at(window)
         if self.modulation_ is not None:
-            mu_at = mu_at * self.modulation_.at_events(window.t)
+            mu_at = mu_at * self.modulation_.at_events()
         trig = self._log_spatial(pairs, window)
         trig -= self.omega_ * pairs.dt
         np.exp(trig, out=trig)
@@ -596,7 +596,7 @@ class SelfExcitingForecaster(BaseForecaster):
         p_pair /= lam[pairs.child]
         p_background = mu_at / lam
         if self.modulation_ is not None:
-            self.modulation_.update(window.t, p_background)
+            self.modulation_.update(p_background)
         self._update_background(window, p_background)
         self._update_sigma(pairs, window, p_pair)
         self.theta_, self.omega_ = update_theta_omega(
@@ -615,8 +615,9 @@ class SelfExcitingForecaster(BaseForecaster):
     def _set_state(self, state: np.ndarray) -> None:
         self.theta_ = float(min(special.expit(state[0]), THETA_MAX))
         self.omega_ = float(np.exp(np.clip(state[1], np.log(1e-8), np.log(OMEGA_MAX))))
-        n_mod = self._modulation_state().size
+        n_mod = 0
         if self.modulation_ is not None:
+            n_mod = self.modulation_.beta.size
             self.modulation_.set_state(state[2:2 + n_mod])
         self._set_model_state(state[2 + n_mod:])
 
@@ -688,10 +689,22 @@ class SelfExcitingForecaster(BaseForecaster):
                 "sigma_m": float(getattr(self, "sigma_", 0.0)),
                 "mu_total": self._background_total()}
 
+    def _forecast_periods(self, periods: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
+        """Starts of the ``periods`` periods after the cutoff, and their edges in days
+        after the forecast origin (``periods + 1`` values)."""
+        bounds = pd.period_range(self.cutoff_ + 1, periods=periods + 1).to_timestamp(
+            how="start")
+        return bounds[:-1], np.asarray((bounds - bounds[0]) / pd.Timedelta(days=1),
+                                       dtype=float)
+
     def _forecast_edges(self, periods: int) -> np.ndarray:
-        origin = (self.cutoff_ + 1).start_time
-        return np.array([((self.cutoff_ + 1 + k).start_time - origin) / pd.Timedelta(days=1)
-                         for k in range(periods + 1)], dtype=float)
+        return self._forecast_periods(periods)[1]
+
+    def _forecast_multipliers(self, periods: int) -> tuple[np.ndarray, np.ndarray]:
+        """Edges of the ``periods`` periods after the cutoff and the background's
+        modulation ``m`` in each."""
+        starts, edges = self._forecast_periods(periods)
+        return edges, self.modulation_.at_periods(starts, np.diff(edges))
 
     def expected_counts(self, edges: np.ndarray) -> np.ndarray:
         """Expected counts per cell over arbitrary windows ``[edges[k], edges[k+1])`` in
@@ -704,12 +717,10 @@ class SelfExcitingForecaster(BaseForecaster):
                                       edges, cascade=cascade)
         # a modulated background is constant within each cube period: integrate piecewise
         # on the union of the requested edges and the period boundaries, then sum back
-        bounds = self._forecast_edges(self._periods_to_cover(float(edges[-1])))
+        bounds, per_period = self._forecast_multipliers(
+            self._periods_to_cover(float(edges[-1])))
         fine = np.union1d(np.concatenate([[0.0], edges]), bounds[bounds < edges[-1]])
-        piece_period = np.searchsorted(bounds, fine[:-1], side="right") - 1
-        starts = pd.DatetimeIndex([(self.cutoff_ + 1 + k).start_time for k in
-                                   range(bounds.size - 1)])
-        m = self.modulation_.at_periods(starts, np.diff(bounds))[piece_period]
+        m = per_period[np.searchsorted(bounds, fine[:-1], side="right") - 1]
         pieces = integrate_forecast(m[:, None] * base[None, :], excite0, kernel,
                                     self.theta_, self.omega_, fine, cascade=cascade)
         first = np.searchsorted(fine, edges[:-1])
@@ -723,12 +734,9 @@ class SelfExcitingForecaster(BaseForecaster):
     def _modulation_params(self) -> dict[str, Any]:
         if self.modulation_ is None:
             return {"kind": "constant"}
-        edges = self._forecast_edges(7 if self.freq_ == "D" else 1)
-        starts = pd.DatetimeIndex([(self.cutoff_ + 1 + k).start_time
-                                   for k in range(edges.size - 1)])
+        _, multipliers = self._forecast_multipliers(7 if self.freq_ == "D" else 1)
         return {"kind": "seasonal", **self.modulation_.params(),
-                "forecast_multipliers": self.modulation_.at_periods(
-                    starts, np.diff(edges)).tolist()}
+                "forecast_multipliers": multipliers.tolist()}
 
     def _predict(self, periods: int) -> np.ndarray:
         return self.expected_counts(self._forecast_edges(periods))

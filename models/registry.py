@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from hotspot.errors import ConfigError
@@ -58,18 +59,20 @@ def parse_param_value(text: str) -> Any:
         return text
 
 
-def parse_model_params(options: list[str] | None) -> dict[str, dict[str, Any]]:
-    """``["etas-grid.background_time=seasonal", "naive-mean.k=6"]`` → parameters per model."""
-    params: dict[str, dict[str, Any]] = {}
+def parse_model_params(
+    options: list[str] | None, configured: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """``["etas-grid.background_time=seasonal", "naive-mean.k=6"]`` → parameters per model,
+    on top of ``configured`` ones (the settings' ``model_params``); every model's final
+    parameters are checked by making it."""
+    params = {name: dict(values) for name, values in (configured or {}).items()}
     for option in options or []:
         target, sep, text = option.partition("=")
         name, dot, key = target.partition(".")
         if not (sep and dot and name and key):
             raise ConfigError(f"--param {option!r} is not MODEL.KEY=VALUE, e.g. "
                               f"etas-grid.background_time=seasonal")
-        if name not in _REGISTRY:
-            make_model(name)  # raises the helpful error
         params.setdefault(name, {})[key] = parse_param_value(text)
     for name, values in params.items():
-        make_model(name, **values)  # a bad key or value fails now, before any work
+        make_model(name, **values)  # an unknown model, key or value fails now, before work
     return params

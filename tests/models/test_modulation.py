@@ -61,14 +61,15 @@ def fitted(scenario):
 
 
 def test_design_depends_on_frequency_and_span():
-    short = SeasonalModulation(_days(10), _days(11)[-1], "D")
+    none = np.empty(0)
+    short = SeasonalModulation(_days(10), _days(11)[-1], "D", none)
     assert short.terms() == []  # under two weeks: nothing to estimate
-    daily = SeasonalModulation(_days(800), _days(801)[-1], "D")
+    daily = SeasonalModulation(_days(800), _days(801)[-1], "D", none)
     assert daily.terms()[:6] == ["dow_mon", "dow_tue", "dow_wed", "dow_thu", "dow_fri",
                                  "dow_sat"]
     assert "year_sin1" in daily.terms() and "level_minus_1y" in daily.terms()
     months = pd.date_range("2018-01-01", periods=36, freq="MS")
-    monthly = SeasonalModulation(months, pd.Timestamp("2021-01-01"), "M")
+    monthly = SeasonalModulation(months, pd.Timestamp("2021-01-01"), "M", none)
     assert not any(t.startswith("dow") for t in monthly.terms())
     assert monthly.terms()[-2:] == ["level_minus_1y", "level_minus_2y"]
 
@@ -77,11 +78,12 @@ def test_exact_m_step_recovers_a_known_modulation():
     """Feed the expected background counts of a known ``m`` and the M-step returns it,
     normalised to a time average of 1."""
     starts = _days(1100)
-    modulation = SeasonalModulation(starts, _days(1101)[-1], "D")
+    modulation = SeasonalModulation(starts, _days(1101)[-1], "D",
+                                    np.arange(1100.0))  # one pseudo-event per day
     truth = np.random.default_rng(0).normal(0.0, 0.2, len(modulation.terms()))
     raw = np.exp(modulation.history_design @ truth)
     counts = 7.0 * raw / raw.mean()
-    modulation.update(modulation.start_days, counts)  # one pseudo-event per day
+    modulation.update(counts)
     np.testing.assert_allclose(modulation.beta, truth, atol=1e-6)
     np.testing.assert_allclose(modulation.history_values.mean(), 1.0)
     np.testing.assert_allclose(modulation.history_values, raw / raw.mean(), rtol=1e-6)
