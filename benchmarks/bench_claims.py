@@ -50,17 +50,17 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaluation.claims import analyse_series  # noqa: E402
-from evaluation.claims.series import (  # noqa: E402
+from hotspot.core.area import load_area  # noqa: E402
+from hotspot.core.atomic import write_text_atomic  # noqa: E402
+from hotspot.evaluation.claims import analyse_series  # noqa: E402
+from hotspot.evaluation.claims.series import (  # noqa: E402
     build_series,
     check_window,
     month_codes,
     square_around,
     store_months,
 )
-from features.area import load_area  # noqa: E402
-from hotspot.atomic import write_text_atomic  # noqa: E402
-from ingest.store import read_events, read_store_meta  # noqa: E402
+from hotspot.ingest.store import read_events, read_store_meta  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 CHICAGO = SHARED / "chicago" / "aggravated-assaults-2010-2016.csv.gz"
@@ -86,7 +86,7 @@ BAD_FPR, BAD_COVERAGE = 0.10, 0.85
 
 # ----------------------------------------------------------------------------- data sets
 def load_chicago(tmp: Path) -> dict:
-    from ingest.csv_source import ingest_csv
+    from hotspot.ingest.csv_source import ingest_csv
 
     store = tmp / "chicago"
     ingest_csv(CHICAGO, store, time_col="date", lon_col="longitude", lat_col="latitude",
@@ -105,7 +105,7 @@ def load_chicago(tmp: Path) -> dict:
 
 
 def load_city(tmp: Path) -> dict:
-    from ingest.police_uk import ingest_police_uk
+    from hotspot.ingest.police_uk import ingest_police_uk
 
     store = tmp / "city"
     city = load_area(WARDS, "BOROUGH=City of London")

@@ -21,10 +21,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evaluation.backtest import backtest  # noqa: E402
-from features.area import load_area  # noqa: E402
+from hotspot.core.area import load_area  # noqa: E402
+from hotspot.evaluation.backtest import backtest  # noqa: E402
+from hotspot.ingest.police_uk import ingest_police_uk  # noqa: E402
 from hotspot.pipeline import cube_from_store  # noqa: E402
-from ingest.police_uk import ingest_police_uk  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 POLICE_UK = SHARED / "police-uk"

@@ -29,15 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.chicago_store import build as build_chicago  # noqa: E402
-from evaluation.backtest import backtest  # noqa: E402
-from evaluation.bootstrap import summarise  # noqa: E402
-from evaluation.compare import best_baseline, paired_differences  # noqa: E402
-from features.area import load_area  # noqa: E402
-from features.cube import cube_periods  # noqa: E402
+from hotspot.core.area import load_area  # noqa: E402
+from hotspot.evaluation.backtest import backtest  # noqa: E402
+from hotspot.evaluation.bootstrap import summarise  # noqa: E402
+from hotspot.evaluation.compare import best_baseline, paired_differences  # noqa: E402
+from hotspot.features.cube import cube_periods  # noqa: E402
+from hotspot.ingest.police_uk import ingest_police_uk  # noqa: E402
+from hotspot.ingest.store import read_events  # noqa: E402
+from hotspot.models.registry import parse_param_value  # noqa: E402
 from hotspot.pipeline import cube_from_store  # noqa: E402
-from ingest.police_uk import ingest_police_uk  # noqa: E402
-from ingest.store import read_events  # noqa: E402
-from models.registry import parse_param_value  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"

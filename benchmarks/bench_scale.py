@@ -66,7 +66,7 @@ def _cell_size(n_cells: int) -> float:
 def child_ingest(src: str, store: str) -> dict:
     import datetime
 
-    from ingest.police_uk import ingest_police_uk
+    from hotspot.ingest.police_uk import ingest_police_uk
 
     started = time.perf_counter()
     report = ingest_police_uk([src], store, today=datetime.date(2030, 1, 1))
@@ -78,8 +78,8 @@ def child_ingest(src: str, store: str) -> dict:
 def child_cube_chunked(store: str, n_cells: int, path: str) -> dict:
     from synthetic_national import england_wales_area
 
-    from features.cube_lazy import build_cube_chunked
-    from features.grid import build_grid
+    from hotspot.features.cube_lazy import build_cube_chunked
+    from hotspot.features.grid import build_grid
 
     grid = build_grid(england_wales_area(), _cell_size(n_cells))
     started = time.perf_counter()
@@ -91,9 +91,9 @@ def child_cube_chunked(store: str, n_cells: int, path: str) -> dict:
 def child_cube_memory(store: str, n_cells: int) -> dict:
     from synthetic_national import england_wales_area
 
-    from features.cube import build_cube
-    from features.grid import build_grid
-    from ingest.store import read_events
+    from hotspot.features.cube import build_cube
+    from hotspot.features.grid import build_grid
+    from hotspot.ingest.store import read_events
 
     grid = build_grid(england_wales_area(), _cell_size(n_cells))
     started = time.perf_counter()
@@ -109,7 +109,7 @@ def child_grid(store: str, n_cells: int) -> dict:
     import pyarrow.dataset as ds
     from synthetic_national import england_wales_area
 
-    from features.grid import build_grid
+    from hotspot.features.grid import build_grid
 
     area = england_wales_area()
     started = time.perf_counter()
@@ -129,8 +129,8 @@ def child_grid(store: str, n_cells: int) -> dict:
 def _warm_worker(cube_path: str) -> float:
     """Import the models and open the cube once in a worker (first-task costs)."""
     started = time.perf_counter()
-    import models  # noqa: F401
-    from evaluation import parallel
+    import hotspot.models  # noqa: F401
+    from hotspot.evaluation import parallel
 
     parallel.cube_at(cube_path)
     return time.perf_counter() - started
@@ -139,9 +139,9 @@ def _warm_worker(cube_path: str) -> float:
 def child_backtest(cube_path: str, mode: str, workers: int = 2) -> dict:
     import pandas as pd
 
-    import models  # noqa: F401
-    from evaluation import parallel
-    from features.cube import open_cube
+    import hotspot.models  # noqa: F401
+    from hotspot.evaluation import parallel
+    from hotspot.features.cube import open_cube
 
     cube = open_cube(cube_path)
     units = parallel.grid_units({"c": cube}, MODELS, FIRST_TARGET, LAST_TARGET, "M")

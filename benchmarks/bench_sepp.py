@@ -33,11 +33,11 @@ from shapely.geometry import box
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from features.area import StudyArea  # noqa: E402
-from features.cube import build_cube  # noqa: E402
-from features.grid import build_grid  # noqa: E402
-from models.registry import make_model  # noqa: E402
-from models.simulate import simulate_sepp  # noqa: E402  (importing models registers them)
+from hotspot.core.area import StudyArea  # noqa: E402
+from hotspot.features.cube import build_cube  # noqa: E402
+from hotspot.features.grid import build_grid  # noqa: E402
+from hotspot.models.registry import make_model  # noqa: E402
+from hotspot.models.simulate import simulate_sepp  # noqa: E402  (importing models registers them)
 
 CELL = 150.0
 SIDE_CELLS = 80  # 12 km

@@ -19,9 +19,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from features.area import load_area  # noqa: E402
+from hotspot.core.area import load_area  # noqa: E402
+from hotspot.ingest.csv_source import ingest_csv  # noqa: E402
 from hotspot.pipeline import cube_from_store, save_store_cube  # noqa: E402
-from ingest.csv_source import ingest_csv  # noqa: E402
 
 CHICAGO = ROOT.parent / "shared" / "data" / "chicago" / "aggravated-assaults-2010-2016.csv.gz"
 

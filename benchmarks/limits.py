@@ -42,15 +42,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.chicago_store import build as build_chicago  # noqa: E402
-from evaluation.bootstrap import bootstrap_mean_ci  # noqa: E402
-from evaluation.metrics import score_forecast  # noqa: E402
-from features.area import load_area  # noqa: E402
-from features.cube import cube_periods  # noqa: E402
-from features.periods import to_period  # noqa: E402
+from hotspot.core.area import load_area  # noqa: E402
+from hotspot.core.periods import to_period  # noqa: E402
+from hotspot.evaluation.bootstrap import bootstrap_mean_ci  # noqa: E402
+from hotspot.evaluation.metrics import score_forecast  # noqa: E402
+from hotspot.features.cube import cube_periods  # noqa: E402
+from hotspot.ingest.police_uk import ingest_police_uk  # noqa: E402
+from hotspot.ingest.store import read_events  # noqa: E402
+from hotspot.models.registry import make_model  # noqa: E402
 from hotspot.pipeline import cube_from_store  # noqa: E402
-from ingest.police_uk import ingest_police_uk  # noqa: E402
-from ingest.store import read_events  # noqa: E402
-from models.registry import make_model  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared" / "data"

@@ -198,10 +198,10 @@ def outline():
 
 
 def england_wales_area(crs: str = "EPSG:27700"):
-    """The outline as a :class:`features.area.StudyArea` (the national benchmark's area)."""
+    """The outline as a :class:`hotspot.core.area.StudyArea` (the national benchmark's area)."""
     import geopandas as gpd
 
-    from features.area import StudyArea
+    from hotspot.core.area import StudyArea
 
     parts = gpd.GeoDataFrame({"name": ["england-and-wales"]}, geometry=[outline()],
                              crs="EPSG:4326").to_crs(crs)

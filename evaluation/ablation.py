@@ -17,11 +17,11 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from evaluation.backtest import BacktestResult, backtest
-from evaluation.bootstrap import summarise
-from evaluation.compare import paired_differences
-from hotspot.atomic import write_text_atomic
-from models.registry import make_model
+from hotspot.core.atomic import write_text_atomic
+from hotspot.evaluation.backtest import BacktestResult, backtest
+from hotspot.evaluation.bootstrap import summarise
+from hotspot.evaluation.compare import paired_differences
+from hotspot.models.registry import make_model
 
 
 def takes_covariates(name: str) -> bool:

@@ -22,15 +22,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xarray as xr
 
-from evaluation.bootstrap import summarise
-from evaluation.parallel import make_unit, run_serial, score_unit, to_jsonable
-from features.cube import check_cube, cube_periods
-from features.periods import period_label, period_range, to_period
-from hotspot.atomic import atomic_path, write_text_atomic
-from hotspot.errors import ConfigError, DataError
-from hotspot.progress import ProgressCallback, no_progress
-from hotspot.settings import DEFAULT_COVERAGES
-from models.registry import make_model
+from hotspot.core.atomic import atomic_path, write_text_atomic
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.core.periods import period_label, period_range, to_period
+from hotspot.core.progress import ProgressCallback, no_progress
+from hotspot.evaluation.bootstrap import summarise
+from hotspot.evaluation.metrics import DEFAULT_COVERAGES
+from hotspot.evaluation.parallel import make_unit, run_serial, score_unit, to_jsonable
+from hotspot.features.cube import check_cube, cube_periods
+from hotspot.models.registry import make_model
 
 METRIC_COLUMNS = ["model", "origin", "target_period", "metric", "coverage", "value"]
 PREDICTION_COLUMNS = ["model", "origin", "target_period", "cell_id", "expected", "observed"]

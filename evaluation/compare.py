@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evaluation.bootstrap import bootstrap_mean_ci
+from hotspot.evaluation.bootstrap import bootstrap_mean_ci
 
 BASELINE_PREFIX = "naive-"
 #: Metrics where a larger value is better; for the others (deviance) smaller is better.

@@ -3,7 +3,7 @@
 Same ranking and coverage rule as ``evaluation.metrics`` (cells ranked by expected count
 per m², ties by cell id; whole cells taken while they fit in the area budget, the next one
 in part): only what is captured changes, from crimes to harm (each crime weighted, e.g. by
-days of imprisonment, see ``hotspot.harm``). A model can have a high count hit rate and a
+days of imprisonment, see ``hotspot.features.harm``). A model can have a high count hit rate and a
 low harm hit rate if its hotspots are shoplifting and anti-social behaviour.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from evaluation.metrics import captured_share, rank_cells
+from hotspot.evaluation.metrics import captured_share, rank_cells
 
 
 def harm_hit_rate(

@@ -30,13 +30,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-DEVIANCE_FLOOR = 1e-6
+from hotspot.core.ranking import DEVIANCE_FLOOR, rank_cells
 
+__all__ = ["DEFAULT_COVERAGES", "DEVIANCE_FLOOR", "captured_share", "coverage_metrics",
+           "poisson_deviance", "rank_cells", "score_forecast"]
 
-def rank_cells(expected: np.ndarray, area_m2: np.ndarray, cell_ids: np.ndarray) -> np.ndarray:
-    """Cell positions in rank order: highest expected density first, ties by cell id."""
-    density = np.asarray(expected, dtype=float) / np.asarray(area_m2, dtype=float)
-    return np.lexsort((np.asarray(cell_ids).astype(str), -density))
+#: Area coverages at which hit rate, PAI and PEI are reported.
+DEFAULT_COVERAGES = (0.01, 0.02, 0.05, 0.10, 0.20)
 
 
 def captured_share(

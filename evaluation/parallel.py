@@ -3,7 +3,7 @@ forecast the target period and score it.
 
 :func:`score_unit` is the only place a backtest fits and scores. The serial
 :func:`evaluation.backtest.backtest` loops over units with it; the distributed runs
-(:mod:`flows.distributed`, :func:`run_units_dask`) send the same units to Dask workers,
+(:mod:`hotspot.flows.backtest_grid`, :func:`run_units_dask`) send the same units to Dask workers,
 which call the same function on the same cube with the same parameters. A unit is
 deterministic (models take any seed as a parameter, e.g. ``gbm``'s ``random_state``, and
 the parameters travel with the unit), so both paths give identical metrics and
@@ -33,13 +33,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xarray as xr
 
-from evaluation.bootstrap import summarise
-from evaluation.metrics import score_forecast
-from features.cube import cube_periods
-from features.periods import period_label, to_period
-from hotspot.atomic import atomic_path, write_text_atomic
-from hotspot.errors import ConfigError, DataError
-from models.registry import make_model
+from hotspot.core.atomic import atomic_path, write_text_atomic
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.core.periods import period_label, to_period
+from hotspot.evaluation.bootstrap import summarise
+from hotspot.evaluation.metrics import score_forecast
+from hotspot.features.cube import cube_periods
+from hotspot.models.registry import make_model
 
 UNIT_METRIC_COLUMNS = ["model", "origin", "target_period", "metric", "coverage", "value"]
 UNIT_PREDICTION_COLUMNS = ["model", "origin", "target_period", "cell_id", "expected",
@@ -259,7 +259,7 @@ def local_compute():
 
 @functools.lru_cache(maxsize=4)
 def _cube_at(path: str, mtime_ns: int) -> xr.Dataset:
-    from features.cube_lazy import open_cube_lazy
+    from hotspot.features.cube_lazy import open_cube_lazy
 
     cube = open_cube_lazy(path)
     # the counts every unit reads are loaded once per worker; category counts stay lazy
@@ -277,7 +277,7 @@ def cube_at(path: str | Path) -> xr.Dataset:
 
 @functools.lru_cache(maxsize=2)
 def _events_at(store: str) -> pd.DataFrame:
-    from ingest.store import read_events
+    from hotspot.ingest.store import read_events
 
     return read_events(Path(store))
 
@@ -294,7 +294,7 @@ def score_unit_at(
 ) -> UnitResult:
     """:func:`score_unit` on the cube saved at ``cube_path`` (what a worker runs), with an
     optional checkpoint: a unit already finished is read back, not recomputed."""
-    import models  # noqa: F401  (a fresh worker process registers the models)
+    import hotspot.models  # noqa: F401  (a fresh worker process registers the models)
 
     checkpoints = UnitCheckpoints(checkpoint_dir) if checkpoint_dir else None
     if checkpoints is not None:

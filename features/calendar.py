@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from features.periods import PANDAS_FREQ, check_freq, period_starts
-from hotspot.errors import ConfigError, DataError
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.core.periods import PANDAS_FREQ, check_freq, period_starts
 
 #: lon_min, lat_min, lon_max, lat_max: contiguous United States, Alaska, Hawaii.
 _US_BOXES = ((-125.0, 24.4, -66.9, 49.4), (-170.0, 51.0, -129.9, 71.5),
@@ -99,7 +99,7 @@ def country_for_store(store: Path | str,
     Without an area: ``("GB", None)`` for an EPSG:27700 store (the holidays common to the
     whole of the UK), else ``default``.
     """
-    from ingest.store import AREA_FILE, read_store_meta
+    from hotspot.ingest.store import AREA_FILE, read_store_meta
 
     store = Path(store)
     crs = str(read_store_meta(store).get("crs", ""))

@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from features.calendar import calendar_covariates, country_for_store
-from features.weather import weather_covariates
-from hotspot.errors import ConfigError
-from ingest.weather import read_weather
+from hotspot.core.errors import ConfigError
+from hotspot.features.calendar import calendar_covariates, country_for_store
+from hotspot.features.weather import weather_covariates
+from hotspot.ingest.weather import read_weather
 
 GROUPS = ("calendar", "weather")
 #: ``--covariates`` variants: each names the groups it switches on.

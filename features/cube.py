@@ -23,10 +23,10 @@ import pandas as pd
 import shapely
 import xarray as xr
 
-from features.grid import Grid, grid_from_cells
-from features.periods import PANDAS_FREQ, check_freq, period_range, period_starts, to_period
-from hotspot.atomic import atomic_path
-from hotspot.errors import DataError, GridError
+from hotspot.core.atomic import atomic_path
+from hotspot.core.errors import DataError, GridError
+from hotspot.core.periods import PANDAS_FREQ, check_freq, period_range, period_starts, to_period
+from hotspot.features.grid import Grid, grid_from_cells
 
 REQUIRED_ATTRS = ("crs", "cell_size_m", "freq", "area_wkt")
 

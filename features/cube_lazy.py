@@ -28,12 +28,12 @@ import shapely
 import xarray as xr
 import zarr
 
-from features.cube import check_cube, cube_coords
-from features.grid import Grid
-from features.periods import PANDAS_FREQ, check_freq, period_range, to_period
-from hotspot.atomic import atomic_path
-from hotspot.errors import DataError
-from ingest.store import EVENTS_DIR, list_months
+from hotspot.core.atomic import atomic_path
+from hotspot.core.errors import DataError
+from hotspot.core.periods import PANDAS_FREQ, check_freq, period_range, to_period
+from hotspot.features.cube import check_cube, cube_coords
+from hotspot.features.grid import Grid
+from hotspot.ingest.store import EVENTS_DIR, list_months
 
 #: Periods per chunk along time and cells per chunk along cells.
 TIME_CHUNK = 12

@@ -52,10 +52,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from features.cube import check_cube, cube_periods
-from features.periods import PANDAS_FREQ, period_starts
-from features.spatial import queen_adjacency, spatial_lag
-from hotspot.errors import ConfigError, DataError
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.core.periods import PANDAS_FREQ, period_starts
+from hotspot.features.cube import check_cube, cube_periods
+from hotspot.features.spatial import queen_adjacency, spatial_lag
 
 #: Key and target columns; every other column of a design table is a feature.
 KEY_COLUMNS = ("time", "cell", "y")

@@ -15,8 +15,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from features.area import StudyArea
-from hotspot.errors import GridError
+from hotspot.core.area import StudyArea
+from hotspot.core.errors import GridError
 
 # Slivers below this share of a full cell come from floating-point noise along the
 # boundary, not from the area itself.

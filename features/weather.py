@@ -50,9 +50,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from features.cube import check_cube, cube_periods
-from features.periods import PANDAS_FREQ, period_label, period_starts
-from hotspot.errors import ConfigError, DataError
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.core.periods import PANDAS_FREQ, period_label, period_starts
+from hotspot.features.cube import check_cube, cube_periods
 
 WEATHER_VARIABLES = ("tmax", "tmin", "prcp")
 RAIN_DAY_MM = 1.0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.steps import backtest_task, cube_task, forecast_task, ingest_task
+from hotspot.flows.steps import backtest_task, cube_task, forecast_task, ingest_task
 
 
 @flow(name="ingest")

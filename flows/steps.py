@@ -7,9 +7,9 @@ from pathlib import Path
 
 from prefect import task
 
-from features.area import load_area
+from hotspot.core.area import load_area
+from hotspot.ingest.police_uk import ingest_police_uk
 from hotspot.pipeline import cube_from_store, run_backtest, run_forecast, save_store_cube
-from ingest.police_uk import ingest_police_uk
 
 
 @task(name="ingest-police-uk")

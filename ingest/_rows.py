@@ -58,13 +58,13 @@ import pyarrow.parquet as pq
 import shapely
 from pyproj import Transformer
 
-import ingest.store as event_store
-from features.area import WGS84, StudyArea
-from hotspot.atomic import atomic_path
-from hotspot.errors import DataError
-from hotspot.progress import ProgressCallback, no_progress
-from ingest.report import EVENT, FILE_COLUMNS, IngestReport, utc_now
-from ingest.schema import (
+import hotspot.ingest.store as event_store
+from hotspot.core.area import WGS84, StudyArea
+from hotspot.core.atomic import atomic_path
+from hotspot.core.errors import DataError
+from hotspot.core.progress import ProgressCallback, no_progress
+from hotspot.ingest.report import EVENT, FILE_COLUMNS, IngestReport, utc_now
+from hotspot.ingest.schema import (
     BAD_COORDINATES,
     DUPLICATE_CRIME_ID,
     EVENTS_SCHEMA,

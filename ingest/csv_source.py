@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-import ingest.store as event_store
-from features.area import StudyArea, choose_metric_crs
-from features.area import _check_metric as check_metric_crs
-from hotspot.errors import ConfigError, DataError
-from hotspot.locking import store_lock
-from hotspot.progress import ProgressCallback, no_progress
-from ingest._rows import (
+import hotspot.ingest.store as event_store
+from hotspot.core.area import StudyArea, choose_metric_crs
+from hotspot.core.area import _check_metric as check_metric_crs
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.core.locking import store_lock
+from hotspot.core.progress import ProgressCallback, no_progress
+from hotspot.ingest._rows import (
     CommonChecks,
     Rows,
     commit,
@@ -35,8 +35,8 @@ from ingest._rows import (
     set_xy,
     slugify,
 )
-from ingest.report import IngestReport, utc_now
-from ingest.schema import BAD_TIME
+from hotspot.ingest.report import IngestReport, utc_now
+from hotspot.ingest.schema import BAD_TIME
 
 #: ``category`` of every event when no category column is given.
 DEFAULT_CATEGORY = "all"

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from hotspot.errors import DataError
-from ingest.police_uk import force_slug
+from hotspot.core.errors import DataError
+from hotspot.ingest.police_uk import force_slug
 
 _STREET = re.compile(r"^(?P<month>\d{4}-(0[1-9]|1[0-2]))-(?P<force>.+)-street\.csv$",
                      re.IGNORECASE)

@@ -38,9 +38,9 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from hotspot.atomic import write_text_atomic
-from hotspot.errors import DataError
-from ingest.police_uk import STREET_COLUMNS
+from hotspot.core.atomic import write_text_atomic
+from hotspot.core.errors import DataError
+from hotspot.ingest.police_uk import STREET_COLUMNS
 
 log = logging.getLogger(__name__)
 

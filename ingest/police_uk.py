@@ -35,13 +35,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-import ingest.store as event_store
-from features.area import StudyArea
-from features.area import _check_metric as check_metric_crs
-from hotspot.errors import DataError
-from hotspot.locking import ensure_unlocked, store_lock
-from hotspot.progress import ProgressCallback, no_progress
-from ingest._rows import (
+import hotspot.ingest.store as event_store
+from hotspot.core.area import StudyArea
+from hotspot.core.area import _check_metric as check_metric_crs
+from hotspot.core.errors import DataError
+from hotspot.core.locking import ensure_unlocked, store_lock
+from hotspot.core.progress import ProgressCallback, no_progress
+from hotspot.ingest._rows import (
     CommonChecks,
     CsvInput,
     CsvStream,
@@ -56,8 +56,8 @@ from ingest._rows import (
     set_lonlat,
     slugify,
 )
-from ingest.report import IngestReport, utc_now
-from ingest.schema import BAD_MONTH, INVALID_MONTH
+from hotspot.ingest.report import IngestReport, utc_now
+from hotspot.ingest.schema import BAD_MONTH, INVALID_MONTH
 
 STREET_COLUMNS = (
     "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspot.atomic import write_text_atomic
-from ingest.schema import INVALID_MONTH, REASONS
-from ingest.store import REPORTS_DIR
+from hotspot.core.atomic import write_text_atomic
+from hotspot.ingest.schema import INVALID_MONTH, REASONS
+from hotspot.ingest.store import REPORTS_DIR
 
 #: The ``reason`` of accepted rows in :attr:`IngestReport.counts`.
 EVENT = "event"

@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from hotspot.atomic import atomic_path, write_text_atomic
-from hotspot.errors import DataError
-from ingest.schema import EVENT_COLUMNS, EVENTS_SCHEMA, QUARANTINE_SCHEMA
+from hotspot.core.atomic import atomic_path, write_text_atomic
+from hotspot.core.errors import DataError
+from hotspot.ingest.schema import EVENT_COLUMNS, EVENTS_SCHEMA, QUARANTINE_SCHEMA
 
 TimeResolution = Literal["month", "timestamp"]
 

@@ -26,7 +26,7 @@ study area's centre) reads meteostat: first the cache, then the network with eve
 bounded by ``timeout_s`` (meteostat's own data download has no timeout, so it runs in a
 daemon thread that is abandoned when late). When meteostat fails (no network, unknown
 station, no data) the ``file`` is read instead with a warning, and without a ``file``
-a :class:`~hotspot.errors.DataError` says to pass one. A ``file`` alone is read directly
+a :class:`~hotspot.core.errors.DataError` says to pass one. A ``file`` alone is read directly
 and nothing touches the network. Files are either
 
 - ECA&D (``DATE`` as ``YYYYMMDD``; ``TX, TN, TG`` in 0.1 °C, ``RR`` in 0.1 mm; each followed
@@ -52,9 +52,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hotspot.atomic import atomic_path, write_text_atomic
-from hotspot.errors import ConfigError, DataError
-from ingest.store import AREA_FILE, list_months, read_store_meta
+from hotspot.core.atomic import atomic_path, write_text_atomic
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.ingest.store import AREA_FILE, list_months, read_store_meta
 
 logger = logging.getLogger("hotspot.weather")
 logger.addHandler(logging.NullHandler())  # warnings also travel in WeatherData.warnings

@@ -3,7 +3,11 @@
 Importing this package registers every model; use ``make_model(name)``.
 """
 
-from models import (  # noqa: F401  (registers them)
+if __name__ != "hotspot.models":  # the folder is installed as hotspot.models only
+    raise ImportError(f"import this package as hotspot.models, not as {__name__}: "
+                      "install the project (pip install .) and use the hotspot namespace")
+
+from hotspot.models import (  # noqa: F401  (registers them)
     ensemble,
     etas_grid,
     gbm,
@@ -17,7 +21,7 @@ from models import (  # noqa: F401  (registers them)
     self_exciting_counts,
     sepp,
 )
-from models.registry import (
+from hotspot.models.registry import (
     available_models,
     make_model,
     parse_model_names,

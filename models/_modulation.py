@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from hotspot.errors import ConfigError
+from hotspot.core.errors import ConfigError
 
 BACKGROUND_TIME = ("constant", "seasonal")
 _YEAR_DAYS = 365.0

@@ -52,10 +52,10 @@ import xarray as xr
 from scipy import optimize, sparse, special
 from scipy.sparse.linalg import expm_multiply
 
-from features.cube import grid_of
-from hotspot.errors import ConfigError, DataError
-from models._modulation import SeasonalModulation, check_background_time
-from models.base import BaseForecaster
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.features.cube import grid_of
+from hotspot.models._modulation import SeasonalModulation, check_background_time
+from hotspot.models.base import BaseForecaster
 
 #: θ is kept below this so forecasts of the (then nearly critical) process stay finite.
 THETA_MAX = 0.99

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from features.cube import check_cube, cube_periods
-from features.periods import period_label, period_range, period_starts, to_period
-from hotspot.errors import DataError, LeakageError, NotFittedError
+from hotspot.core.errors import DataError, LeakageError, NotFittedError
+from hotspot.core.periods import period_label, period_range, period_starts, to_period
+from hotspot.features.cube import check_cube, cube_periods
 
 
 class BaseForecaster:

@@ -27,12 +27,12 @@ import pandas as pd
 import xarray as xr
 from scipy.optimize import minimize
 
-from evaluation.metrics import DEVIANCE_FLOOR
-from features.cube import cube_periods
-from features.periods import period_label
-from hotspot.errors import ConfigError, HotspotError
-from models.base import BaseForecaster
-from models.registry import make_model, register
+from hotspot.core.errors import ConfigError, HotspotError
+from hotspot.core.periods import period_label
+from hotspot.core.ranking import DEVIANCE_FLOOR
+from hotspot.features.cube import cube_periods
+from hotspot.models.base import BaseForecaster
+from hotspot.models.registry import make_model, register
 
 DEFAULT_MEMBERS = ("naive-mean", "naive-longrun", "glm", "gbm", "prospective-hotspot")
 

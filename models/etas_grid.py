@@ -47,8 +47,8 @@ import numpy as np
 import xarray as xr
 from scipy import optimize, sparse
 
-from hotspot.errors import ConfigError
-from models._selfexcite import (
+from hotspot.core.errors import ConfigError
+from hotspot.models._selfexcite import (
     EventWindow,
     Pairs,
     SelfExcitingForecaster,
@@ -57,7 +57,7 @@ from models._selfexcite import (
     discrete_gaussian_kernel,
     dot,
 )
-from models.registry import register
+from hotspot.models.registry import register
 
 SPATIAL = ("neighbour", "in-cell")
 

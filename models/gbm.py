@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from hotspot.errors import ConfigError
-from models.glm import DEFAULT_MAX_ROWS, TabularForecaster
-from models.registry import register
+from hotspot.core.errors import ConfigError
+from hotspot.models.glm import DEFAULT_MAX_ROWS, TabularForecaster
+from hotspot.models.registry import register
 
 
 @register

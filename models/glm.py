@@ -40,7 +40,8 @@ import statsmodels.api as sm
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
-from features.design import (
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.features.design import (
     INTERACTION_SUFFIX,
     SEASONALITY,
     build_design,
@@ -51,9 +52,8 @@ from features.design import (
     recursive_forecast,
     usable_lags,
 )
-from hotspot.errors import ConfigError, DataError
-from models.base import BaseForecaster
-from models.registry import register
+from hotspot.models.base import BaseForecaster
+from hotspot.models.registry import register
 
 DEFAULT_MAX_PERIODS = {"M": 36, "W": 104, "D": 365}
 #: Training rows kept at most (a seeded random subset beyond): bounds a daily fit's time.

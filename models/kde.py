@@ -30,16 +30,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from features.spatial import (
+from hotspot.core.errors import ConfigError
+from hotspot.features.spatial import (
     cell_coords,
     edge_corrected,
     gaussian_weights,
     recent_mean_total,
     scores_to_counts,
 )
-from hotspot.errors import ConfigError
-from models.base import LevelForecaster
-from models.registry import register
+from hotspot.models.base import LevelForecaster
+from hotspot.models.registry import register
 
 BANDWIDTH_CELLS = (0.25, 0.5, 1.0, 2.0, 4.0)
 HALF_LIVES = {"M": (1.0, 3.0, 12.0, np.inf), "W": (2.0, 8.0, 26.0, np.inf),

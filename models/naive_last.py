@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
-from models.base import LevelForecaster
-from models.registry import register
+from hotspot.models.base import LevelForecaster
+from hotspot.models.registry import register
 
 
 @register

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
-from hotspot.errors import ConfigError
-from models.base import LevelForecaster
-from models.registry import register
+from hotspot.core.errors import ConfigError
+from hotspot.models.base import LevelForecaster
+from hotspot.models.registry import register
 
 
 @register

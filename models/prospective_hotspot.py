@@ -28,16 +28,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from features.cube import cube_periods
-from features.spatial import (
+from hotspot.core.errors import ConfigError
+from hotspot.features.cube import cube_periods
+from hotspot.features.spatial import (
     cell_coords,
     inverse_distance_band_weights,
     recent_mean_total,
     scores_to_counts,
 )
-from hotspot.errors import ConfigError
-from models.base import LevelForecaster
-from models.registry import register
+from hotspot.models.base import LevelForecaster
+from hotspot.models.registry import register
 
 
 @register

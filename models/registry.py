@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from hotspot.errors import ConfigError
-from models.base import BaseForecaster
+from hotspot.core.errors import ConfigError
+from hotspot.models.base import BaseForecaster
 
 _REGISTRY: dict[str, type[BaseForecaster]] = {}
 

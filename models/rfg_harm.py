@@ -1,7 +1,7 @@
 """``rfg-harm``: a recency-frequency-gravity place score, scaled to expected counts.
 
 Every past crime in a cell adds its harm weight (gravity; days of imprisonment, see
-``hotspot.harm``) decayed by its age (recency): ``score = Σ_t Σ_k w_k · n_tkc ·
+``hotspot.features.harm``) decayed by its age (recency): ``score = Σ_t Σ_k w_k · n_tkc ·
 exp(−age_t / tau)``, age 0 for the latest period; many crimes add up (frequency). Cubes
 without category counts fall back to a weight of 1 per crime.
 
@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hotspot.errors import ConfigError
-from hotspot.harm import load_harm_weights
-from models.base import LevelForecaster
-from models.registry import register
+from hotspot.core.errors import ConfigError
+from hotspot.features.harm import load_harm_weights
+from hotspot.models.base import LevelForecaster
+from hotspot.models.registry import register
 
 
 @register

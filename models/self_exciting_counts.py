@@ -32,10 +32,10 @@ import xarray as xr
 from scipy.optimize import minimize
 from scipy.special import gammaln
 
-from features.spatial import queen_adjacency, spatial_lag
-from hotspot.errors import ConfigError
-from models.base import BaseForecaster
-from models.registry import register
+from hotspot.core.errors import ConfigError
+from hotspot.features.spatial import queen_adjacency, spatial_lag
+from hotspot.models.base import BaseForecaster
+from hotspot.models.registry import register
 
 DEFAULT_MAX_PERIODS = {"M": 60, "W": 104, "D": 365}
 _UPPER = 0.99

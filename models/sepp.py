@@ -63,15 +63,15 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage, signal, sparse, special
 
-from hotspot.errors import ConfigError
-from models._selfexcite import (
+from hotspot.core.errors import ConfigError
+from hotspot.models._selfexcite import (
     EventWindow,
     Pairs,
     SelfExcitingForecaster,
     cell_neighbours,
     dot,
 )
-from models.registry import register
+from hotspot.models.registry import register
 
 TRIGGERS = ("gaussian", "exponential")
 #: Default floor of σ, as a share of a cell.

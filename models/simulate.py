@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import ConfigError
-from models._selfexcite import discrete_gaussian_kernel
+from hotspot.core.errors import ConfigError
+from hotspot.models._selfexcite import discrete_gaussian_kernel
 
 #: One background bump: ``(centre_x, centre_y, sd_m, weight)``.
 Bump = tuple[float, float, float, float]

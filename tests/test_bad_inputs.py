@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hotspot.cli import app
-from ingest.store import read_events, read_quarantine
+from hotspot.ingest.store import read_events, read_quarantine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = Path(__file__).resolve().parent / "bad_inputs"
@@ -102,7 +102,7 @@ def test_shuffled_columns_ingest_like_the_usual_order(corpus, tmp_path):
 def test_streaming_in_small_blocks_gives_the_same_store(tmp_path, monkeypatch):
     """Blocks of a few rows and partitions written in row groups: same events, same
     quarantine (ASB counters and duplicates carry across blocks)."""
-    import ingest._rows as rows_module
+    import hotspot.ingest._rows as rows_module
 
     rows = corpus_module.street_rows("2019-02", 600, asb_every=3)
     for i in range(0, 600, 50):  # identical ASB rows and repeated ids in far-apart blocks
@@ -131,7 +131,7 @@ _CHILD = textwrap.dedent("""
     import datetime, pathlib, resource, sys, tempfile
     import pandas as pd
     import pyarrow as pa
-    from ingest.police_uk import ingest_police_uk
+    from hotspot.ingest.police_uk import ingest_police_uk
     pa.set_cpu_count(2); pa.set_io_thread_count(2)
     source = pathlib.Path(sys.argv[2])
     with tempfile.TemporaryDirectory() as tmp:  # warm up: one-time library set-up

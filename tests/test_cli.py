@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from evaluation.backtest import METRIC_COLUMNS
 from hotspot.cli import app
+from hotspot.evaluation.backtest import METRIC_COLUMNS
 from tests.conftest import EMBEDDED_DATA
 
 runner = CliRunner()

@@ -20,13 +20,13 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from evaluation import parallel
-from features.cube import save_cube
 from hotspot.cli import app
-from hotspot.errors import DataError
-from hotspot.locking import LOCK_FILE, is_locked, store_lock
-from ingest.police_uk import ingest_police_uk
-from ingest.store import read_events, read_quarantine
+from hotspot.core.errors import DataError
+from hotspot.core.locking import LOCK_FILE, is_locked, store_lock
+from hotspot.evaluation import parallel
+from hotspot.features.cube import save_cube
+from hotspot.ingest.police_uk import ingest_police_uk
+from hotspot.ingest.store import read_events, read_quarantine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCKED = re.compile(
@@ -86,7 +86,7 @@ _SLOW_INGEST = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     import pyarrow.parquet as pq
-    from ingest.police_uk import ingest_police_uk
+    from hotspot.ingest.police_uk import ingest_police_uk
 
     real_write, calls = pq.write_table, []
     def write_table(table, where, *args, **kwargs):
@@ -215,7 +215,7 @@ def test_a_damaged_checkpoint_is_recomputed(hot_cell_cube, tmp_path):
 
 _HOLDER = textwrap.dedent("""
     import sys, time
-    from hotspot.locking import store_lock
+    from hotspot.core.locking import store_lock
     with store_lock(sys.argv[1]):
         print("held", flush=True)
         time.sleep(120)

@@ -8,21 +8,21 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from evaluation.harm_metrics import backtest_harm_hit_rates, harm_hit_rate
-from evaluation.metrics import captured_share, rank_cells
-from features.area import StudyArea
-from features.cube import build_cube
-from features.grid import build_grid
-from hotspot.errors import DataError
-from hotspot.harm import (
+from hotspot.core.area import StudyArea
+from hotspot.core.errors import DataError
+from hotspot.evaluation.harm_metrics import backtest_harm_hit_rates, harm_hit_rate
+from hotspot.evaluation.metrics import captured_share, rank_cells
+from hotspot.features.cube import build_cube
+from hotspot.features.grid import build_grid
+from hotspot.features.harm import (
     DEFAULT_WEIGHTS_FILE,
     cell_harm,
     load_harm_weights,
     observed_harm,
     ward_harm_ranking,
 )
-from ingest.police_api import CURRENT_CATEGORIES
-from models.registry import make_model
+from hotspot.ingest.police_api import CURRENT_CATEGORIES
+from hotspot.models.registry import make_model
 
 CRS = "EPSG:27700"
 

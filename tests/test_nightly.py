@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.bootstrap import summarise
 from hotspot import nightly
-from hotspot.errors import ConfigError, DataError
-from hotspot.settings import EMBEDDED_DATA
-from ingest.drop_folder import due_items, scan_drop_folder
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.evaluation.bootstrap import summarise
+from hotspot.ingest.drop_folder import due_items, scan_drop_folder
+from tests.conftest import EMBEDDED_DATA, PROJECT_ROOT
 
 AREA = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
 POLICE_UK = EMBEDDED_DATA / "police-uk"
@@ -64,7 +64,7 @@ def test_bad_config_is_refused(tmp_path, change, message):
 
 
 def test_example_config_loads():
-    cfg = nightly.load_nightly_config(nightly.PROJECT_ROOT / "examples" / "nightly.toml")
+    cfg = nightly.load_nightly_config(PROJECT_ROOT / "examples" / "nightly.toml")
     assert cfg.area.file.exists() and cfg.schedule.deployment == "nightly"
 
 
@@ -302,11 +302,11 @@ def test_a_pass_without_prefect_publishes_then_does_nothing(tmp_path):
 def test_serve_command_serves_the_flow_on_the_schedule(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import flows.nightly
+    import hotspot.flows.nightly
     from hotspot.cli import app
 
     calls = []
-    monkeypatch.setattr(flows.nightly.nightly_flow, "serve", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(hotspot.flows.nightly.nightly_flow, "serve", lambda **kw: calls.append(kw))
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     path = write_config(tmp_path / "n.toml")
     result = CliRunner().invoke(app, ["serve", "--config", str(path), "--cron", "30 3 * * *"])

@@ -15,11 +15,11 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluation.metrics import captured_share, coverage_metrics, rank_cells
-from features.area import StudyArea
-from features.cube import build_cube
-from features.cube_lazy import build_cube_chunked, open_cube_lazy
-from features.grid import build_grid
+from hotspot.core.area import StudyArea
+from hotspot.evaluation.metrics import captured_share, coverage_metrics, rank_cells
+from hotspot.features.cube import build_cube
+from hotspot.features.cube_lazy import build_cube_chunked, open_cube_lazy
+from hotspot.features.grid import build_grid
 
 PROPERTY = settings(max_examples=40, derandomize=True, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -190,7 +190,7 @@ def police_store(tmp_path_factory):
     import sys
     from pathlib import Path
 
-    from ingest.police_uk import ingest_police_uk
+    from hotspot.ingest.police_uk import ingest_police_uk
 
     root = tmp_path_factory.mktemp("police")
     benchmarks = str(Path(__file__).resolve().parents[1] / "benchmarks")
@@ -208,7 +208,7 @@ def police_store(tmp_path_factory):
                          [(2_000.0, 12, 65_536), (1_000.0, 3, 500)])
 def test_the_chunked_cube_equals_the_in_memory_cube(police_store, tmp_path, cell, time_chunk,
                                                     cell_chunk):
-    from ingest.store import read_events
+    from hotspot.ingest.store import read_events
 
     kent = shapely.box(540_000, 100_000, 660_000, 190_000)  # Kent; the City is outside
     grid = build_grid(_area(kent), cell)

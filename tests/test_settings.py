@@ -2,7 +2,7 @@
 
 import pytest
 
-from hotspot.errors import ConfigError
+from hotspot.core.errors import ConfigError
 from hotspot.settings import load_settings
 
 

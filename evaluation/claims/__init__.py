@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,16 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 from threadpoolctl import threadpool_limits
 
-from evaluation.claims.did import fit_did, fit_pretrend
-from evaluation.claims.displacement import fit_wdq
-from evaluation.claims.its import Estimate, fit_its, unavailable
-from evaluation.claims.placebo import fit_placebo_time, placebo_effects
-from evaluation.claims.power import fit_power
-from evaluation.claims.report import ESTIMATE_COLUMNS, write_report
-from evaluation.claims.rtm import fit_rtm
-from evaluation.claims.series import (
+from hotspot.core.atomic import atomic_path
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.evaluation.claims.did import fit_did, fit_pretrend
+from hotspot.evaluation.claims.displacement import fit_wdq
+from hotspot.evaluation.claims.its import Estimate, fit_its, unavailable
+from hotspot.evaluation.claims.placebo import fit_placebo_time, placebo_effects
+from hotspot.evaluation.claims.power import fit_power
+from hotspot.evaluation.claims.report import ESTIMATE_COLUMNS, write_report
+from hotspot.evaluation.claims.rtm import fit_rtm
+from hotspot.evaluation.claims.series import (
     MAX_PRE_MONTHS,
     MIN_PRE_MONTHS,
     ClaimSeries,
@@ -51,16 +54,15 @@ from evaluation.claims.series import (
     parse_month,
     store_months,
 )
-from evaluation.claims.synth import fit_synth
-from evaluation.claims.verdict import Verdict, change_text, choose_primary, make_verdict
-from hotspot.atomic import atomic_path
-from hotspot.errors import ConfigError, DataError
+from hotspot.evaluation.claims.synth import fit_synth
+from hotspot.evaluation.claims.verdict import Verdict, change_text, choose_primary, make_verdict
 
 __all__ = ["ClaimResult", "ClaimSeries", "Estimate", "Verdict", "analyse_series",
            "evaluate_claim", "load_calibration", "parse_claimed"]
 
-#: Written by ``benchmarks/bench_claims.py``; read if present.
-CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+#: Package data, measured by ``benchmarks/bench_claims.py`` (which writes a new one under its
+#: ``--out``; copy it here to update the shipped table).
+CALIBRATION_PATH = Path(str(files(__name__) / "calibration.json"))
 METHOD_ORDER = ["its", "did", "did_pretrend", "synthetic_control", "placebo_time", "power",
                 "mde", "rtm", "wdq", "buffer"]
 _CLAIMED = re.compile(r"^\s*([+\-\u2212]?)\s*(\d+(?:\.\d+)?)\s*%?\s*$")
@@ -242,7 +244,7 @@ def _with_calibration(e: Estimate, cal: Any) -> Estimate:
 
 
 def _treated_geometry(area: Any, area_filter: str | None, crs: str) -> tuple[BaseGeometry, str]:
-    from features.area import StudyArea, load_area
+    from hotspot.core.area import StudyArea, load_area
 
     if isinstance(area, BaseGeometry):
         return area, "treated polygon"
@@ -256,7 +258,7 @@ def _treated_geometry(area: Any, area_filter: str | None, crs: str) -> tuple[Bas
 
 
 def _control_units(controls: Any, crs: str) -> str | gpd.GeoDataFrame:
-    from features.area import load_area
+    from hotspot.core.area import load_area
 
     if isinstance(controls, gpd.GeoDataFrame):
         return controls.to_crs(crs)
@@ -317,7 +319,7 @@ def evaluate_claim(
     ConfigError
         Unreadable months, start after end, unknown category, unparsable claim.
     """
-    from ingest.store import read_events, read_store_meta
+    from hotspot.ingest.store import read_events, read_store_meta
 
     store = Path(store)
     if not store.exists():

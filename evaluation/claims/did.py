@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluation.claims.its import (
+from hotspot.evaluation.claims.its import (
     LEVEL,
     Estimate,
     ar1_factor,

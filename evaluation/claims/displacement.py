@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluation.claims.its import Estimate, unavailable
+from hotspot.evaluation.claims.its import Estimate, unavailable
 
 
 def wdq(a_before: float, a_after: float, b_before: float, b_after: float,

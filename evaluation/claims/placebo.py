@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.claims.its import LEVEL, Estimate, its_coefficient, unavailable
+from hotspot.evaluation.claims.its import LEVEL, Estimate, its_coefficient, unavailable
 
 #: Fewer fake starts than this and no placebo p-value is reported.
 MIN_PLACEBOS = 5

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import stats
 from scipy.optimize import brentq
 
-from evaluation.claims.its import Estimate, unavailable
+from hotspot.evaluation.claims.its import Estimate, unavailable
 
 ALPHA = 0.05
 TARGET_POWER = 0.8

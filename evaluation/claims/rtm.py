@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluation.claims.its import Estimate, unavailable
+from hotspot.evaluation.claims.its import Estimate, unavailable
 
 #: Percentile of the pre-start window at or above which it is flagged.
 FLAG_PERCENTILE = 0.9

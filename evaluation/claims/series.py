@@ -35,7 +35,7 @@ import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from hotspot.errors import ConfigError, DataError
+from hotspot.core.errors import ConfigError, DataError
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 #: Below this many pre-period months no method is run.

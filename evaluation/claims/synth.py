@@ -29,7 +29,7 @@ import numpy as np
 from scipy import stats
 from scipy.optimize import nnls
 
-from evaluation.claims.its import LEVEL, Estimate, unavailable
+from hotspot.evaluation.claims.its import LEVEL, Estimate, unavailable
 
 #: Fewer donors than this and synthetic control is not run.
 MIN_DONORS = 4

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evaluation.claims.its import Estimate
+from hotspot.evaluation.claims.its import Estimate
 
 CONSISTENT = "consistent with the claim"
 OUTSIDE = "the claimed size is outside every CI"

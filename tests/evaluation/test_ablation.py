@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.ablation import covariate_ablation, takes_covariates
-from features.covariates import parse_variants
-from features.cube import cube_from_counts
-from hotspot.errors import ConfigError
+from hotspot.core.errors import ConfigError
+from hotspot.evaluation.ablation import covariate_ablation, takes_covariates
+from hotspot.features.covariates import parse_variants
+from hotspot.features.cube import cube_from_counts
 
 WIDTH, N_CELLS, N_T = 6, 36, 48
 

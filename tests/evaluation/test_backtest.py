@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.backtest import METRIC_COLUMNS, PREDICTION_COLUMNS, backtest
-from evaluation.bootstrap import bootstrap_mean_ci
-from hotspot.errors import ConfigError, DataError
-from models.base import LevelForecaster
-from models.registry import _REGISTRY, register
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.evaluation.backtest import METRIC_COLUMNS, PREDICTION_COLUMNS, backtest
+from hotspot.evaluation.bootstrap import bootstrap_mean_ci
+from hotspot.models.base import LevelForecaster
+from hotspot.models.registry import _REGISTRY, register
 
 BASELINES = ["naive-last", "naive-mean", "naive-longrun"]
 

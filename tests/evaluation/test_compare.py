@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from evaluation.backtest import backtest
-from evaluation.compare import best_baseline, paired_differences
+from hotspot.evaluation.backtest import backtest
+from hotspot.evaluation.compare import best_baseline, paired_differences
 
 
 def _metrics(values_a, values_b, metric="pai", coverage=0.05):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from evaluation.metrics import (
+from hotspot.evaluation.metrics import (
     DEVIANCE_FLOOR,
     coverage_metrics,
     poisson_deviance,

@@ -39,8 +39,9 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
+from hotspot.core.resources import embedded_path
+
 RESPONSES = Path(__file__).resolve().parent / "responses"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RECORDED_MONTHS = ("2020-10", "2020-11", "2020-12")
 MAX_REQUEST_LINE = 4094
 MAX_DELAY_S = 10.0
@@ -110,7 +111,7 @@ def build_responses(months=RECORDED_MONTHS, out: Path = RESPONSES) -> list[Path]
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for month in months:
-        source = PROJECT_ROOT / "data" / "police-uk" / month / f"{month}-city-of-london-street.csv"
+        source = embedded_path("police-uk", month) / f"{month}-city-of-london-street.csv"
         target = out / f"crimes-{month}.json.gz"
         payload = json.dumps(csv_to_records(source), separators=(",", ":")).encode()
         with open(target, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:

@@ -3,24 +3,23 @@ indicators and the holiday country of a store."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from features.area import load_area
-from features.calendar import (
+from hotspot.core.area import load_area
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.features.calendar import (
     calendar_covariates,
     country_for_lonlat,
     country_for_store,
     event_column,
     read_events_table,
 )
-from hotspot.errors import ConfigError, DataError
-from ingest.store import init_store
+from hotspot.ingest.store import init_store
+from tests.conftest import EMBEDDED_DATA
 
-WARDS = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "city-of-london-wards.gpkg"
+WARDS = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
 
 
 def months(first: str, last: str) -> pd.PeriodIndex:

@@ -4,9 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.cube import build_cube, check_cube, cube_periods, grid_of, open_cube, save_cube
-from features.grid import build_grid
-from hotspot.errors import DataError
+from hotspot.core.errors import DataError
+from hotspot.features.cube import (
+    build_cube,
+    check_cube,
+    cube_periods,
+    grid_of,
+    open_cube,
+    save_cube,
+)
+from hotspot.features.grid import build_grid
 from tests.conftest import make_events
 
 

@@ -4,15 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.cube import cube_from_counts
-from features.design import (
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.features.cube import cube_from_counts
+from hotspot.features.design import (
     build_design,
     design_for_next,
     feature_columns,
     usable_lags,
 )
-from features.spatial import queen_adjacency
-from hotspot.errors import ConfigError, DataError
+from hotspot.features.spatial import queen_adjacency
 
 WIDTH, HEIGHT, N_T = 5, 4, 30
 

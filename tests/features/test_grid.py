@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from features.area import bbox_area, choose_metric_crs, load_area
-from features.grid import build_grid
-from hotspot.errors import ConfigError, DataError, GridError
+from hotspot.core.area import bbox_area, choose_metric_crs, load_area
+from hotspot.core.errors import ConfigError, DataError, GridError
+from hotspot.features.grid import build_grid
 from tests.conftest import EMBEDDED_DATA, require_shared
 
 

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.area import StudyArea
-from features.cube import build_cube
-from features.grid import build_grid
-from features.weather import PERIOD_COLUMNS, weather_covariates
-from hotspot.errors import ConfigError, DataError
+from hotspot.core.area import StudyArea
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.features.cube import build_cube
+from hotspot.features.grid import build_grid
+from hotspot.features.weather import PERIOD_COLUMNS, weather_covariates
 
 
 def make_cube(area: StudyArea, freq: str, first: str, last: str):
@@ -165,7 +165,7 @@ def test_no_period_reads_its_future(square_area, freq, first, last):
 
 
 def test_the_table_fits_the_design_hook(square_area):
-    from features.design import build_design
+    from hotspot.features.design import build_design
 
     cube = make_cube(square_area, "M", "2021-01", "2021-03")
     daily = daily_table("2021-01-01", "2021-03-31", tmax=9.0, tmin=1.0, prcp=0.0)
@@ -194,7 +194,7 @@ def test_bad_input_is_refused(square_area):
 
 def test_forecast_rows_need_weather_for_the_target_period(square_area):
     """``ahead`` adds the target periods; without weather for them the design refuses."""
-    from features.design import design_for_next
+    from hotspot.features.design import design_for_next
 
     cube = make_cube(square_area, "M", "2021-01", "2021-03")
     daily = daily_table("2021-01-01", "2021-03-31", tmax=9.0, tmin=1.0, prcp=0.0)

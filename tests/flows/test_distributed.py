@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 # Imported here, not first inside a CliRunner call: Dask and Prefect attach logging handlers
 # to the stderr of the moment, and CliRunner's is closed afterwards.
-import flows.distributed  # noqa: F401
-from evaluation import parallel
-from evaluation.backtest import backtest
-from features.cube import save_cube
-from hotspot.settings import EMBEDDED_DATA
+import hotspot.flows.backtest_grid  # noqa: F401
+from hotspot.evaluation import parallel
+from hotspot.evaluation.backtest import backtest
+from hotspot.features.cube import save_cube
+from tests.conftest import EMBEDDED_DATA
 
 AREA = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
 MODELS = ["naive-last", "naive-mean"]
@@ -55,8 +55,8 @@ def test_param_grid_parsing():
 
 @pytest.fixture(scope="module")
 def city_store(tmp_path_factory):
-    from features.area import load_area
-    from ingest.police_uk import ingest_police_uk
+    from hotspot.core.area import load_area
+    from hotspot.ingest.police_uk import ingest_police_uk
 
     store = tmp_path_factory.mktemp("city") / "store"
     months = sorted((EMBEDDED_DATA / "police-uk").glob("2020-*"))
@@ -113,7 +113,7 @@ def test_forecast_grid_on_a_given_scheduler_writes_one_forecast_per_combination(
         prefect_harness, city_store, tmp_path):
     from distributed import LocalCluster
 
-    from flows.distributed import run_forecast_grid
+    from hotspot.flows.backtest_grid import run_forecast_grid
 
     # an existing cluster, reached by its scheduler address (--dask-address)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hotspot.settings import EMBEDDED_DATA
+from tests.conftest import EMBEDDED_DATA
 
 pytestmark = pytest.mark.prefect
 
@@ -18,7 +18,7 @@ def _paths():
 
 
 def test_step_flows_run_in_order(prefect_harness, tmp_path):
-    from flows.hotspot_flows import backtest_flow, cube_flow, forecast_flow, ingest_flow
+    from hotspot.flows.hotspot_flows import backtest_flow, cube_flow, forecast_flow, ingest_flow
 
     store = tmp_path / "store"
     counts = ingest_flow(_paths(), store, AREA)
@@ -34,7 +34,7 @@ def test_step_flows_run_in_order(prefect_harness, tmp_path):
 
 
 def test_pipeline_flow_publishes(prefect_harness, tmp_path):
-    from flows.hotspot_flows import pipeline_flow
+    from hotspot.flows.hotspot_flows import pipeline_flow
 
     outputs = pipeline_flow(_paths(), tmp_path / "store", tmp_path / "out", area=AREA,
                             backtest_periods=2)
@@ -43,7 +43,7 @@ def test_pipeline_flow_publishes(prefect_harness, tmp_path):
 
 def test_flow_steps_run_without_prefect_server(tmp_path):
     """``.fn`` calls the library directly: the flows hold no logic of their own."""
-    from flows.steps import cube_task, ingest_task
+    from hotspot.flows.steps import cube_task, ingest_task
 
     store = tmp_path / "store"
     counts = ingest_task.fn(_paths()[:2], store, AREA)

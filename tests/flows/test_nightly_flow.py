@@ -11,9 +11,9 @@ from collections import Counter
 import pytest
 
 from hotspot import nightly
-from hotspot.errors import DataError
-from hotspot.settings import EMBEDDED_DATA
-from ingest.store import list_months, read_events
+from hotspot.core.errors import DataError
+from hotspot.ingest.store import list_months, read_events
+from tests.conftest import EMBEDDED_DATA
 from tests.fakes.police_api_server import FakePoliceAPI
 
 pytestmark = pytest.mark.prefect
@@ -56,7 +56,7 @@ n_bootstrap = 100
 @pytest.fixture
 def fits(monkeypatch):
     """Every model fit in this process as ``(model, cutoff)``."""
-    from models.base import BaseForecaster
+    from hotspot.models.base import BaseForecaster
 
     seen: list[tuple[str, str]] = []
     original = BaseForecaster.fit
@@ -70,8 +70,8 @@ def fits(monkeypatch):
 
 
 def test_nightly_flow_end_to_end(prefect_harness, tmp_path, fits, monkeypatch):
-    from flows.nightly import nightly_flow
     from hotspot import publish
+    from hotspot.flows.nightly import nightly_flow
 
     for month in DROP_MONTHS:
         shutil.copytree(EMBEDDED_DATA / "police-uk" / month, tmp_path / "drop" / month)

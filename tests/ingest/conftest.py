@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.area import StudyArea, bbox_area
-from ingest.police_uk import STREET_COLUMNS
+from hotspot.core.area import StudyArea, bbox_area
+from hotspot.ingest.police_uk import STREET_COLUMNS
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hotspot.cli import app
-from ingest.store import read_events
+from hotspot.ingest.store import read_events
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.area import bbox_area
-from hotspot.errors import ConfigError, DataError
-from ingest._rows import project
-from ingest.csv_source import ingest_csv
-from ingest.police_uk import ingest_police_uk
-from ingest.store import read_events, read_quarantine, read_store_meta
+from hotspot.core.area import bbox_area
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.ingest._rows import project
+from hotspot.ingest.csv_source import ingest_csv
+from hotspot.ingest.police_uk import ingest_police_uk
+from hotspot.ingest.store import read_events, read_quarantine, read_store_meta
 
 TODAY = datetime.date(2016, 12, 31)
 COLUMNS = ["when", "lon", "lat", "kind", "ref"]

@@ -7,11 +7,10 @@ import socket
 import httpx
 import pytest
 
-from features.area import load_area
-from hotspot.errors import DataError
-from hotspot.settings import EMBEDDED_DATA
-from ingest import police_api
-from ingest.police_api import (
+from hotspot.core.area import load_area
+from hotspot.core.errors import DataError
+from hotspot.ingest import police_api
+from hotspot.ingest.police_api import (
     CATEGORY_NAMES,
     CURRENT_CATEGORIES,
     PoliceAPIClient,
@@ -20,8 +19,9 @@ from ingest.police_api import (
     record_key,
     records_to_street_rows,
 )
-from ingest.police_uk import ingest_police_uk
-from ingest.store import read_events, read_quarantine
+from hotspot.ingest.police_uk import ingest_police_uk
+from hotspot.ingest.store import read_events, read_quarantine
+from tests.conftest import EMBEDDED_DATA
 from tests.fakes.police_api_server import FakePoliceAPI, load_month
 
 AREA_FILE = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"

@@ -16,12 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 from shapely.geometry import box
 
-from features.area import StudyArea, load_area
-from hotspot.errors import ConfigError, DataError
-from ingest._rows import project
-from ingest.police_uk import STREET_COLUMNS, force_slug, ingest_police_uk
-from ingest.schema import INVALID_MONTH
-from ingest.store import init_store, read_events, read_quarantine
+from hotspot.core.area import StudyArea, load_area
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.ingest._rows import project
+from hotspot.ingest.police_uk import STREET_COLUMNS, force_slug, ingest_police_uk
+from hotspot.ingest.schema import INVALID_MONTH
+from hotspot.ingest.store import init_store, read_events, read_quarantine
 
 TODAY = datetime.date(2019, 3, 15)
 
@@ -536,8 +536,8 @@ def test_real_city_of_london_48_months(data, tmp_path):
 
 def test_row_dated_outside_its_file_month_is_quarantined_not_moved(tmp_path):
     """A stray row must not replace another month's partition."""
-    from ingest.police_uk import ingest_police_uk
-    from ingest.store import list_months, read_quarantine
+    from hotspot.ingest.police_uk import ingest_police_uk
+    from hotspot.ingest.store import list_months, read_quarantine
 
     header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,"
               "LSOA name,Crime type,Last outcome category,Context\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest.report import IngestReport
+from hotspot.ingest.report import IngestReport
 
 
 def make_report(store: Path, n_rows: tuple[int, ...] = (6, 0)) -> IngestReport:

@@ -24,12 +24,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.area import load_area
 from hotspot.cli import app
-from hotspot.errors import ConfigError, DataError
-from ingest.schema import EVENT_COLUMNS
-from ingest.store import init_store, write_partition
-from ingest.weather import (
+from hotspot.core.area import load_area
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.ingest.schema import EVENT_COLUMNS
+from hotspot.ingest.store import init_store, write_partition
+from hotspot.ingest.weather import (
     DAILY_COLUMNS,
     detect_format,
     ingest_weather,
@@ -40,14 +40,14 @@ from ingest.weather import (
     read_weather_file,
     restrict,
 )
+from tests.conftest import EMBEDDED_DATA, SHARED_DATA
 
 PROJECT = Path(__file__).resolve().parents[2]
 FIXTURES = PROJECT / "tests" / "fixtures" / "weather"
 ECAD = FIXTURES / "ecad-small.csv"
 PLAIN = FIXTURES / "plain-small.csv"
-WARDS = PROJECT / "data" / "boundaries" / "city-of-london-wards.gpkg"
-HEATHROW = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "weather"
-            / "heathrow-daily-1979-2023.csv")
+WARDS = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
+HEATHROW = SHARED_DATA / "weather" / "heathrow-daily-1979-2023.csv"
 
 
 def _closed_port() -> int:
@@ -59,7 +59,7 @@ def _closed_port() -> int:
 @pytest.fixture(autouse=True)
 def offline_meteostat(monkeypatch, tmp_path):
     """meteostat with every endpoint on a closed localhost port and a private cache."""
-    from ingest.weather import _meteostat
+    from hotspot.ingest.weather import _meteostat
 
     ms = _meteostat()
     import meteostat.providers.meteostat.daily as ms_daily

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hotspot.errors import ConfigError
-from models.registry import make_model
+from hotspot.core.errors import ConfigError
+from hotspot.models.registry import make_model
 
 
 def _history(cube, until_index):

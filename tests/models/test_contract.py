@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import models
-from hotspot.errors import ConfigError, DataError, NotFittedError
-from models.registry import make_model
+from hotspot import models
+from hotspot.core.errors import ConfigError, DataError, NotFittedError
+from hotspot.models.registry import make_model
 
 ALL_MODELS = models.available_models()
 #: Every model with its defaults, plus the variants whose code paths differ.

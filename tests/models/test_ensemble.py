@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from features.cube import cube_from_counts
-from hotspot.errors import ConfigError
-from models.ensemble import blend_deviance, simplex_weights
-from models.registry import make_model
+from hotspot.core.errors import ConfigError
+from hotspot.features.cube import cube_from_counts
+from hotspot.models.ensemble import blend_deviance, simplex_weights
+from hotspot.models.registry import make_model
 
 WIDTH, N = 6, 36
 CHEAP = ("naive-last", "naive-longrun", "prospective-hotspot")

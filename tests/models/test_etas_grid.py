@@ -19,13 +19,13 @@ from scipy import sparse
 from scipy.integrate import solve_ivp
 from shapely.geometry import box
 
-from features.area import StudyArea
-from features.cube import build_cube
-from features.grid import build_grid
-from hotspot.errors import ConfigError, DataError
-from models._selfexcite import discrete_gaussian_kernel, integrate_forecast
-from models.registry import make_model
-from models.simulate import simulate_grid_etas
+from hotspot.core.area import StudyArea
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.features.cube import build_cube
+from hotspot.features.grid import build_grid
+from hotspot.models._selfexcite import discrete_gaussian_kernel, integrate_forecast
+from hotspot.models.registry import make_model
+from hotspot.models.simulate import simulate_grid_etas
 
 H = 150.0
 N_SIDE = 25

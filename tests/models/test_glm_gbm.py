@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.backtest import backtest
-from features.cube import cube_from_counts
-from hotspot.errors import ConfigError, DataError
-from models.registry import make_model
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.evaluation.backtest import backtest
+from hotspot.features.cube import cube_from_counts
+from hotspot.models.registry import make_model
 
 WIDTH, HEIGHT, N_T = 8, 6, 48
 N = WIDTH * HEIGHT

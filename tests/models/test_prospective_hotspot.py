@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from features.cube import cube_from_counts
-from hotspot.errors import ConfigError
-from models.registry import make_model
+from hotspot.core.errors import ConfigError
+from hotspot.features.cube import cube_from_counts
+from hotspot.models.registry import make_model
 
 WIDTH, HEIGHT = 8, 6
 

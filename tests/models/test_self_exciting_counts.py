@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from features.cube import cube_from_counts
-from features.spatial import queen_adjacency, spatial_lag
-from hotspot.errors import ConfigError
-from models.registry import make_model
+from hotspot.core.errors import ConfigError
+from hotspot.features.cube import cube_from_counts
+from hotspot.features.spatial import queen_adjacency, spatial_lag
+from hotspot.models.registry import make_model
 
 WIDTH = 10
 

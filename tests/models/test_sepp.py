@@ -15,14 +15,14 @@ import pytest
 from scipy import special
 from shapely.geometry import box
 
-from features.area import StudyArea
-from features.cube import build_cube
-from features.grid import build_grid
-from hotspot.errors import ConfigError, DataError
-from models import _selfexcite
-from models._selfexcite import find_pairs
-from models.registry import make_model
-from models.simulate import simulate_sepp
+from hotspot.core.area import StudyArea
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.features.cube import build_cube
+from hotspot.features.grid import build_grid
+from hotspot.models import _selfexcite
+from hotspot.models._selfexcite import find_pairs
+from hotspot.models.registry import make_model
+from hotspot.models.simulate import simulate_sepp
 
 H = 150.0
 N_SIDE = 60

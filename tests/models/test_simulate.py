@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from features.area import StudyArea
-from features.cube import build_cube
-from features.grid import build_grid
-from hotspot.errors import ConfigError
-from models.simulate import sample_background, simulate_grid_etas, simulate_sepp
+from hotspot.core.area import StudyArea
+from hotspot.core.errors import ConfigError
+from hotspot.features.cube import build_cube
+from hotspot.features.grid import build_grid
+from hotspot.models.simulate import sample_background, simulate_grid_etas, simulate_sepp
 
 H = 150.0
 X0, Y0 = 3500 * H, 1200 * H

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
 
-import models  # noqa: F401  (registers the models)
-from evaluation.backtest import backtest
-from features.area import load_area
-from features.cube import build_cube
-from features.grid import build_grid
-from models.registry import make_model
+import hotspot.models  # noqa: F401  (registers the models)
+from hotspot.core.area import load_area
+from hotspot.evaluation.backtest import backtest
+from hotspot.features.cube import build_cube
+from hotspot.features.grid import build_grid
+from hotspot.models.registry import make_model
+from tests.conftest import EMBEDDED_DATA
 
-AREA_FILE = (Path(__file__).resolve().parents[2] / "data" / "boundaries"
-             / "city-of-london-wards.gpkg")
+AREA_FILE = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
 CATEGORIES = ["burglary", "shoplifting", "theft-from-the-person", "violent-crime"]
 # hotspot centres (EPSG:27700 metres) inside the City, and their share of events
 HOTSPOTS = [((532300.0, 181200.0), 0.30), ((533300.0, 181100.0), 0.20),

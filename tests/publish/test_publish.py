@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from evaluation.backtest import BacktestResult
-from evaluation.metrics import rank_cells
-from hotspot.errors import ConfigError, DataError, GridError
+from hotspot.core.errors import ConfigError, DataError, GridError
+from hotspot.evaluation.backtest import BacktestResult
+from hotspot.evaluation.metrics import rank_cells
 from hotspot.publish import FILE_NAMES, cell_table, publish_forecast
 from hotspot.publish.report import baseline_comparison
 

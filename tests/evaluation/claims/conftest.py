@@ -10,18 +10,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from evaluation.claims.series import ClaimSeries
-from ingest.store import init_store, write_partition
+from hotspot.evaluation.claims.series import ClaimSeries
+from hotspot.ingest.store import init_store, write_partition
+from tests.conftest import require_shared as require_data
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 CRS = "EPSG:27700"
-
-
-def require_data(*parts: str) -> Path:
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real data {path} is absent (../shared/data not beside the project)")
-    return path
 
 
 def make_panel(
@@ -120,7 +113,7 @@ def synthetic_store(tmp_path_factory) -> tuple[Path, Path]:
 def city_store(tmp_path_factory) -> Path:
     """A police.uk store of 30 months (2017-01..2019-06) of the real City of London data."""
     police = require_data("police-uk")
-    from ingest.police_uk import ingest_police_uk
+    from hotspot.ingest.police_uk import ingest_police_uk
 
     folders = [police / str(m) for m in pd.period_range("2017-01", "2019-06", freq="M")]
     store = tmp_path_factory.mktemp("city") / "store"

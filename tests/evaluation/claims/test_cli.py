@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from hotspot.cli_claims import evaluate_claim_command
+from hotspot.cli.claims import evaluate_claim_command
 
 from .conftest import require_data
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-import evaluation.claims.report as report_module
-from evaluation.claims import ClaimResult, evaluate_claim, load_calibration
-from hotspot.errors import ConfigError, DataError, HotspotError
+import hotspot.evaluation.claims.report as report_module
+from hotspot.core.errors import ConfigError, DataError, HotspotError
+from hotspot.evaluation.claims import ClaimResult, evaluate_claim, load_calibration
 
 METHODS = ["its", "did", "did_pretrend", "synthetic_control", "placebo_time", "power", "mde",
            "rtm", "wdq", "buffer"]
@@ -147,7 +147,7 @@ def test_bad_inputs_raise_one_clear_error(synthetic_store, tmp_path, kwargs, err
 
 
 def test_an_empty_store_is_a_data_error(tmp_path, synthetic_store):
-    from ingest.store import init_store
+    from hotspot.ingest.store import init_store
 
     _, areas = synthetic_store
     init_store(tmp_path / "empty", "EPSG:27700", "month")

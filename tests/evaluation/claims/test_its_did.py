@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.claims.did import fit_did, fit_pretrend
-from evaluation.claims.its import Estimate, fit_its, t_interval
+from hotspot.evaluation.claims.did import fit_did, fit_pretrend
+from hotspot.evaluation.claims.its import Estimate, fit_its, t_interval
 
 from .conftest import make_panel
 
@@ -69,7 +69,7 @@ def test_did_removes_a_city_wide_shock_that_fools_its():
 
 
 def test_did_placebo_inflation_widens_for_a_drifting_area():
-    from evaluation.claims.did import placebo_did_z
+    from hotspot.evaluation.claims.did import placebo_did_z
 
     base = np.ones(40)
     steady = np.random.default_rng(0).poisson(30, 40).astype(float)
@@ -110,7 +110,7 @@ def test_estimate_row_has_the_table_columns():
 
 
 def test_did_space_placebos_measure_how_much_controls_moved_in_the_window():
-    from evaluation.claims.did import placebo_space_z
+    from hotspot.evaluation.claims.did import placebo_space_z
 
     calm = make_panel(level=60, seed=30)
     z_calm = placebo_space_z(calm.controls, calm.post, 1.0)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from evaluation.claims import analyse_series
-from evaluation.claims.series import build_series, check_window, month_codes, square_around
+from hotspot.evaluation.claims import analyse_series
+from hotspot.evaluation.claims.series import build_series, check_window, month_codes, square_around
 
 from .conftest import require_data
 
@@ -20,8 +20,8 @@ from .conftest import require_data
 @pytest.fixture(scope="module")
 def chicago_events(tmp_path_factory) -> pd.DataFrame:
     path = require_data("chicago", "aggravated-assaults-2010-2016.csv.gz")
-    from ingest.csv_source import ingest_csv
-    from ingest.store import read_events
+    from hotspot.ingest.csv_source import ingest_csv
+    from hotspot.ingest.store import read_events
 
     store = tmp_path_factory.mktemp("chicago") / "store"
     ingest_csv(path, store, time_col="date", lon_col="longitude", lat_col="latitude",

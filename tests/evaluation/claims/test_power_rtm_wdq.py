@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evaluation.claims.displacement import fit_wdq, interpret, wdq
-from evaluation.claims.power import fit_power, nb_alpha, nb_mde, nb_power
-from evaluation.claims.rtm import fit_rtm
+from hotspot.evaluation.claims.displacement import fit_wdq, interpret, wdq
+from hotspot.evaluation.claims.power import fit_power, nb_alpha, nb_mde, nb_power
+from hotspot.evaluation.claims.rtm import fit_rtm
 
 
 def test_power_increases_with_baseline_counts():
@@ -108,7 +108,7 @@ def test_fit_wdq_from_series():
 
 
 def test_design_effect_lowers_power_and_raises_the_mde():
-    from evaluation.claims.its import Estimate
+    from hotspot.evaluation.claims.its import Estimate
 
     y = np.r_[np.full(36, 30.0), np.full(6, 27.0)]
     post = np.arange(42) >= 36

@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from evaluation.claims import parse_claimed
-from evaluation.claims.series import (
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.evaluation.claims import parse_claimed
+from hotspot.evaluation.claims.series import (
     build_series,
     check_window,
     parse_month,
     select_controls,
     unit_threshold,
 )
-from hotspot.errors import ConfigError, DataError
 
 from .conftest import BLOCK_M, ORIGIN, synthetic_events
 

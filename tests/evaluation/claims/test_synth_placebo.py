@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.claims.its import fit_its
-from evaluation.claims.placebo import fit_placebo_time, placebo_effects, placebo_starts
-from evaluation.claims.synth import fit_synth, synth_weights
+from hotspot.evaluation.claims.its import fit_its
+from hotspot.evaluation.claims.placebo import fit_placebo_time, placebo_effects, placebo_starts
+from hotspot.evaluation.claims.synth import fit_synth, synth_weights
 
 from .conftest import make_panel
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluation.claims.its import Estimate
-from evaluation.claims.verdict import (
+from hotspot.evaluation.claims.its import Estimate
+from hotspot.evaluation.claims.verdict import (
     CHANCE,
     CONSISTENT,
     NO_DROP,

@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from evaluation.metrics import rank_cells
-from hotspot.errors import DataError
-from hotspot.settings import EMBEDDED_DATA
+from hotspot.core.errors import DataError
+from hotspot.core.ranking import rank_cells
+from hotspot.core.resources import embedded_path
 
-DEFAULT_WEIGHTS_FILE = EMBEDDED_DATA / "harm_weights.csv"
+DEFAULT_WEIGHTS_FILE = embedded_path("harm_weights.csv")
 APPROXIMATION_NOTE = (
     "Harm weights are an APPROXIMATION in the style of the Cambridge Crime Harm Index (days "
     "of imprisonment): no official mapping from police.uk categories exists."

@@ -61,9 +61,9 @@ from scipy import stats
 
 import hotspot
 from hotspot import publish as publishing
-from hotspot.atomic import write_text_atomic
-from hotspot.errors import ConfigError, DataError
-from hotspot.settings import DEFAULT_COVERAGES, PROJECT_ROOT
+from hotspot.core.atomic import write_text_atomic
+from hotspot.core.errors import ConfigError, DataError
+from hotspot.evaluation.metrics import DEFAULT_COVERAGES
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def load_nightly_config(path: Path | str) -> NightlyConfig:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
         raise ConfigError(f"nightly config {path}: '{where}': {first['msg']}") from None
-    import models as registry  # registers every model
+    import hotspot.models as registry  # registers every model
 
     for name in (cfg.model, *cfg.backtest.baselines):
         registry.make_model(name, **(cfg.model_params if name == cfg.model else {}))
@@ -302,7 +302,7 @@ def _alive(pid: int) -> bool:
 
 def store_fingerprint(store: Path) -> dict:
     """Hashes of the store's event files and one hash over them all."""
-    from ingest.store import EVENTS_DIR
+    from hotspot.ingest.store import EVENTS_DIR
 
     files = sorted((Path(store) / EVENTS_DIR).glob("month=*/*.parquet"))
     hashes = {str(f.relative_to(store)): hashlib.sha256(f.read_bytes()).hexdigest()
@@ -314,7 +314,7 @@ def store_fingerprint(store: Path) -> dict:
 def params_fingerprint(cfg: NightlyConfig) -> str:
     """What, besides the data, changes a published run: model, grid, backtest, harm."""
     weights = cfg.harm.weights
-    from hotspot.harm import DEFAULT_WEIGHTS_FILE
+    from hotspot.features.harm import DEFAULT_WEIGHTS_FILE
 
     weights_file = Path(weights) if weights else DEFAULT_WEIGHTS_FILE
     relevant = {
@@ -385,7 +385,7 @@ def _span(months: Sequence[str]) -> str:
 
 
 def _store_months(store: Path) -> tuple[list[str], list[str]]:
-    from ingest.store import META_FILE, QUARANTINE_DIR, list_months
+    from hotspot.ingest.store import META_FILE, QUARANTINE_DIR, list_months
 
     if not (Path(store) / META_FILE).exists():
         return [], []
@@ -393,7 +393,7 @@ def _store_months(store: Path) -> tuple[list[str], list[str]]:
 
 
 def make_client(cfg: NightlyConfig):
-    from ingest.police_api import PoliceAPIClient
+    from hotspot.ingest.police_api import PoliceAPIClient
 
     api = cfg.sources.api
     return PoliceAPIClient(api.base_url, timeout_s=api.timeout_s, max_retries=api.max_retries,
@@ -417,7 +417,7 @@ def api_months_to_fetch(available: Sequence[str], covered: Sequence[str], initia
 def detect(cfg: NightlyConfig, state: dict | None = None,
            logger: logging.Logger | logging.LoggerAdapter | None = None) -> Plan:
     """What is new: due drop files, API months to fetch, or an unpublished store."""
-    from ingest.drop_folder import due_items, scan_drop_folder
+    from hotspot.ingest.drop_folder import due_items, scan_drop_folder
 
     logger = logger or log
     state = state if state is not None else read_state(cfg.store)
@@ -466,7 +466,7 @@ def _published_differs(cfg: NightlyConfig, state: dict) -> bool:
 
 
 def area_of(cfg: NightlyConfig):
-    from features.area import load_area
+    from hotspot.core.area import load_area
 
     return load_area(cfg.area.file, cfg.area.filter, cfg.area.crs)
 
@@ -474,7 +474,7 @@ def area_of(cfg: NightlyConfig):
 def fetch_api_month(cfg: NightlyConfig, month: str,
                     logger: logging.Logger | logging.LoggerAdapter | None = None) -> dict:
     """Download one month of the study area from the API into ``STORE/raw/api``."""
-    from ingest.police_api import download_month
+    from hotspot.ingest.police_api import download_month
 
     logger = logger or log
     area = area_of(cfg)
@@ -495,7 +495,7 @@ def fetch_api_month(cfg: NightlyConfig, month: str,
 def _supersede_api_months(cfg: NightlyConfig, state: dict, drop_due: list[dict]) -> list[str]:
     """Remove API partitions of months a drop file now brings under another source name,
     so the file's rows replace them instead of being flagged as their duplicates."""
-    from ingest.store import EVENTS_DIR, QUARANTINE_DIR, remove_partition
+    from hotspot.ingest.store import EVENTS_DIR, QUARANTINE_DIR, remove_partition
 
     removed = []
     for item in drop_due:
@@ -515,7 +515,7 @@ def ingest_new(cfg: NightlyConfig, plan: Plan, downloads: Sequence[dict],
     """Ingest the due drop files and the API downloads in one ``ingest_police_uk`` call and
     record them in the state file. Returns counts and whether the store changed since the
     last published run."""
-    from ingest.police_uk import force_slug, ingest_police_uk
+    from hotspot.ingest.police_uk import force_slug, ingest_police_uk
 
     logger = logger or log
     state = read_state(cfg.store)
@@ -552,7 +552,7 @@ def ingest_new(cfg: NightlyConfig, plan: Plan, downloads: Sequence[dict],
 def rebuild_cube(cfg: NightlyConfig) -> xr.Dataset:
     """The cube rebuilt from the whole store (only the new months were ingested), saved as
     ``STORE/cube.zarr``; checks the harm weights cover its categories."""
-    from hotspot.harm import load_harm_weights
+    from hotspot.features.harm import load_harm_weights
     from hotspot.pipeline import cube_from_store, save_store_cube
 
     cube = cube_from_store(cfg.store, cfg.cell_size_m, "M", area_of(cfg))
@@ -562,8 +562,8 @@ def rebuild_cube(cfg: NightlyConfig) -> xr.Dataset:
 
 
 def _events_if_needed(cfg: NightlyConfig, names: Sequence[str]) -> pd.DataFrame | None:
-    from ingest.store import read_events
-    from models.registry import make_model
+    from hotspot.ingest.store import read_events
+    from hotspot.models.registry import make_model
 
     if any(make_model(n).needs_events for n in names):
         return read_events(cfg.store)
@@ -572,7 +572,7 @@ def _events_if_needed(cfg: NightlyConfig, names: Sequence[str]) -> pd.DataFrame 
 
 def backtest_recent(cfg: NightlyConfig, cube: xr.Dataset):
     """The model and the baselines over the newest ``backtest.periods`` held-out months."""
-    from evaluation.backtest import backtest
+    from hotspot.evaluation.backtest import backtest
     from hotspot.pipeline import recent_targets
 
     first, last = recent_targets(cube, cfg.backtest.periods)
@@ -633,7 +633,7 @@ def drift_check(record, model: str, *, coverage: float = 0.05, n_bootstrap: int 
     """Does ``model`` beat the best baseline over the backtest's months, on PAI at
     ``coverage`` and on Poisson deviance? Paired by month; ``previous`` is the last run's
     result, to say when it *stopped* beating them."""
-    from evaluation.compare import BASELINE_PREFIX, best_baseline, paired_differences
+    from hotspot.evaluation.compare import BASELINE_PREFIX, best_baseline, paired_differences
 
     if model.startswith(BASELINE_PREFIX):
         return {"checked": False, "note": f"{model} is itself a baseline", "comparisons": [],
@@ -679,10 +679,10 @@ def _previously_beating(previous: dict | None, metric: str) -> bool:
 
 def harm_hit_rates(record, cube: xr.Dataset, weights) -> pd.DataFrame:
     """Mean harm-weighted hit rate per model and coverage over the backtest months."""
-    from evaluation.harm_metrics import backtest_harm_hit_rates
-    from features.cube import cube_periods
-    from features.periods import period_label
-    from hotspot.harm import observed_harm
+    from hotspot.core.periods import period_label
+    from hotspot.evaluation.harm_metrics import backtest_harm_hit_rates
+    from hotspot.features.cube import cube_periods
+    from hotspot.features.harm import observed_harm
 
     harm = observed_harm(cube, weights).values
     labels = [period_label(p) for p in cube_periods(cube)]
@@ -758,15 +758,20 @@ def prune_runs(runs_dir: Path, keep: int) -> list[str]:
     return doomed
 
 
+#: Where the code runs from: a git checkout (editable install) names its commit; a wheel
+#: in site-packages has none.
+_CODE_DIR = Path(__file__).resolve().parent
+
+
 def code_version() -> dict:
     """The package version and, where available, the git commit of the code."""
     info: dict[str, Any] = {"package": "hotspot", "version": hotspot.__version__,
                             "git_commit": None, "git_dirty": None}
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, timeout=5,
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_CODE_DIR, timeout=5,
                                 capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=PROJECT_ROOT, timeout=5, capture_output=True, text=True,
+                               cwd=_CODE_DIR, timeout=5, capture_output=True, text=True,
                                check=True).stdout.strip()
         info.update(git_commit=commit or None, git_dirty=bool(dirty))
     except (OSError, subprocess.SubprocessError):
@@ -778,7 +783,7 @@ def code_version() -> dict:
 
 
 def _boundaries(cfg: NightlyConfig) -> gpd.GeoDataFrame:
-    from features.area import load_area
+    from hotspot.core.area import load_area
 
     if cfg.harm.boundaries:
         return load_area(cfg.harm.boundaries, cfg.harm.boundaries_filter).parts
@@ -867,12 +872,17 @@ def publish_run(
     logger: logging.Logger | logging.LoggerAdapter | None = None,
 ) -> dict:
     """Fit on everything, publish into a new dated run folder, move ``latest``, prune."""
-    from features.cube import cube_periods
-    from features.periods import period_label
-    from hotspot.harm import APPROXIMATION_NOTE, cell_harm, load_harm_weights, ward_harm_ranking
+    from hotspot.core.periods import period_label
+    from hotspot.features.cube import cube_periods
+    from hotspot.features.harm import (
+        APPROXIMATION_NOTE,
+        cell_harm,
+        load_harm_weights,
+        ward_harm_ranking,
+    )
+    from hotspot.ingest.store import AREA_FILE, read_events, read_store_meta
+    from hotspot.models.registry import make_model
     from hotspot.pipeline import OGL_ATTRIBUTION
-    from ingest.store import AREA_FILE, read_events, read_store_meta
-    from models.registry import make_model
 
     logger = logger or log
     runs_dir = Path(cfg.outputs.runs_dir)

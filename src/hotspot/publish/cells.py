@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from evaluation.metrics import rank_cells
-from features.cube import check_cube, grid_of
-from features.periods import period_label, to_period
-from hotspot.errors import ConfigError, DataError, GridError
+from hotspot.core.errors import ConfigError, DataError, GridError
+from hotspot.core.periods import period_label, to_period
+from hotspot.core.ranking import rank_cells
+from hotspot.features.cube import check_cube, grid_of
 
 #: Leading columns of every published table, in this order.
 LEADING_COLUMNS = ["cell_id", "rank", "expected", "geometry"]

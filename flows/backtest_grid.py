@@ -29,8 +29,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect_dask import DaskTaskRunner
 
-from evaluation import parallel
-from hotspot.settings import DEFAULT_COVERAGES
+from hotspot.evaluation import parallel
+from hotspot.evaluation.metrics import DEFAULT_COVERAGES
 
 CUBES_DIR = "cubes"
 FORECASTS_DIR = "forecasts"
@@ -88,13 +88,13 @@ def score_units_task(cube_path: str, units: list[parallel.WorkUnit], coverages: 
 @task(name="forecast-unit", cache_policy=NO_CACHE)
 def forecast_unit_task(cube_path: str, model: str, params: dict, out_path: str,
                        events_store: str | None) -> str:
-    import models  # noqa: F401  (registers the models in a fresh worker)
-    from hotspot.atomic import atomic_path
-    from models.registry import make_model
+    import hotspot.models  # noqa: F401  (registers the models in a fresh worker)
+    from hotspot.core.atomic import atomic_path
+    from hotspot.models.registry import make_model
 
     cube = parallel.cube_at(cube_path)
     events = parallel._events_at(events_store) if events_store else None
-    from features.cube import cube_periods
+    from hotspot.features.cube import cube_periods
 
     with parallel.local_compute():
         forecast = make_model(model, **params).fit(cube, cube_periods(cube)[-1],
@@ -112,10 +112,10 @@ def _cubes(store: Path, cell_sizes: Sequence[float], freq: str, out: Path,
     the store lock), or the one cube given."""
     if cube_path:
         if len(cell_sizes) > 1:
-            from hotspot.errors import ConfigError
+            from hotspot.core.errors import ConfigError
 
             raise ConfigError("--cube gives one cube: pass one cell size or none")
-        from features.cube_lazy import open_cube_lazy
+        from hotspot.features.cube_lazy import open_cube_lazy
 
         size = open_cube_lazy(cube_path).attrs["cell_size_m"]
         return {cube_label(size): str(cube_path)}
@@ -146,10 +146,10 @@ def backtest_grid_flow(
     """Backtest every (cell size, model, parameter set, target) on the task runner's Dask
     cluster; writes ``metrics.csv``, ``summary.csv``, ``fit_times.csv`` and
     ``settings.json`` into ``out`` and returns their paths."""
-    import models as registry  # noqa: F401
-    from features.cube_lazy import open_cube_lazy
-    from ingest.store import read_store_meta
-    from models.registry import make_model
+    import hotspot.models as registry  # noqa: F401
+    from hotspot.features.cube_lazy import open_cube_lazy
+    from hotspot.ingest.store import read_store_meta
+    from hotspot.models.registry import make_model
 
     store_path, out_path = Path(store), Path(out)
     read_store_meta(store_path)
@@ -197,9 +197,9 @@ def _split_by_cube(batch: list[parallel.WorkUnit]) -> list[list[parallel.WorkUni
 
 
 def _check_targets(cubes: Mapping[str, Any], first: str, last: str) -> None:
-    from features.cube import cube_periods
-    from features.periods import period_label, to_period
-    from hotspot.errors import DataError
+    from hotspot.core.errors import DataError
+    from hotspot.core.periods import period_label, to_period
+    from hotspot.features.cube import cube_periods
 
     for name, cube in cubes.items():
         periods = cube_periods(cube)
@@ -222,8 +222,8 @@ def forecast_grid_flow(
 ) -> list[str]:
     """Fit every (cell size, model, parameter set) on all periods and write next period's
     forecast to ``OUT/forecasts/<cube>/<model>[<params>].parquet``; returns the paths."""
-    import models as registry  # noqa: F401
-    from models.registry import make_model
+    import hotspot.models as registry  # noqa: F401
+    from hotspot.models.registry import make_model
 
     store_path, out_path = Path(store), Path(out)
     cubes = _cubes(store_path, list(cell_sizes or [150.0]), freq, out_path, None)

@@ -14,13 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hotspot.errors import ConfigError
-
-#: Area coverages at which hit rate, PAI and PEI are reported.
-DEFAULT_COVERAGES = (0.01, 0.02, 0.05, 0.10, 0.20)
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-EMBEDDED_DATA = PROJECT_ROOT / "data"
+from hotspot.core.errors import ConfigError
+from hotspot.evaluation.metrics import DEFAULT_COVERAGES
 
 
 class Settings(BaseModel):

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hotspot.cli_common import StoreOpt, console, handle_errors
+from hotspot.cli.common import StoreOpt, console, handle_errors
 
 
 @handle_errors
@@ -46,7 +46,7 @@ def evaluate_claim_command(
     """Check a claim like "crime down 12 % in six months" with ITS, DiD, synthetic control,
     placebo tests, power, regression to the mean and displacement; writes estimates.csv,
     verdict.md and report.md/.html with plots to --out."""
-    from evaluation.claims import evaluate_claim
+    from hotspot.evaluation.claims import evaluate_claim
 
     result = evaluate_claim(
         store, area, start, end, area_filter=area_filter, category=category, claimed=claimed,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli_common import StoreOpt, console, err_console, handle_errors
+from hotspot.cli.common import StoreOpt, console, err_console, handle_errors
 
 
 @handle_errors
@@ -44,9 +44,9 @@ def weather_command(
     Without --station or --file: meteostat's station nearest the study area.
     Downloads are cached under STORE/weather/cache and never fetched twice.
     """
-    from hotspot.cli_common import DEBUG
-    from hotspot.errors import ConfigError
-    from ingest.weather import ingest_weather
+    from hotspot.cli.common import DEBUG
+    from hotspot.core.errors import ConfigError
+    from hotspot.ingest.weather import ingest_weather
 
     if timeout <= 0:
         raise ConfigError(f"--timeout must be positive, got {timeout}")

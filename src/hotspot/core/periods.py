@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import ConfigError
+from hotspot.core.errors import ConfigError
 
 Freq = Literal["M", "W", "D"]
 

@@ -16,20 +16,20 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
-from evaluation.ablation import AblationResult, covariate_ablation
-from evaluation.backtest import BacktestResult, backtest
-from features.area import StudyArea, load_area
-from features.covariates import parse_variants, variant_tables
-from features.cube import build_cube, cube_periods, open_cube, save_cube
-from features.cube_lazy import build_cube_chunked
-from features.grid import Grid, build_grid
-from features.periods import period_label
-from hotspot.errors import DataError
-from hotspot.locking import store_lock
-from hotspot.progress import ProgressCallback
+from hotspot.core.area import StudyArea, load_area
+from hotspot.core.errors import DataError
+from hotspot.core.locking import store_lock
+from hotspot.core.periods import period_label
+from hotspot.core.progress import ProgressCallback
+from hotspot.evaluation.ablation import AblationResult, covariate_ablation
+from hotspot.evaluation.backtest import BacktestResult, backtest
+from hotspot.features.covariates import parse_variants, variant_tables
+from hotspot.features.cube import build_cube, cube_periods, open_cube, save_cube
+from hotspot.features.cube_lazy import build_cube_chunked
+from hotspot.features.grid import Grid, build_grid
+from hotspot.ingest.store import AREA_FILE, EVENTS_DIR, list_months, read_events, read_store_meta
+from hotspot.models.registry import make_model
 from hotspot.publish import publish_forecast
-from ingest.store import AREA_FILE, EVENTS_DIR, list_months, read_events, read_store_meta
-from models.registry import make_model
 
 CUBE_FILE = "cube.zarr"
 OGL_ATTRIBUTION = (

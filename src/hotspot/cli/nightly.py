@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli_common import console, err_console, handle_errors
+from hotspot.cli.common import console, err_console, handle_errors
 
 NightlyConfigOpt = Annotated[
     Path, typer.Option("--config", help="Nightly TOML config (see examples/nightly.toml).")
@@ -50,7 +50,7 @@ def nightly_command(
     if no_prefect:
         result = run_nightly(config)
     else:
-        from flows.nightly import nightly_flow
+        from hotspot.flows.nightly import nightly_flow
 
         result = nightly_flow(str(config.resolve()))
     _print_result(result)
@@ -69,7 +69,7 @@ def serve_command(
 ) -> None:
     """Serve the nightly flow as a Prefect deployment on a cron schedule until Ctrl-C.
     Needs a Prefect server: set PREFECT_API_URL (see docs/nightly.md)."""
-    from flows.nightly import serve_nightly
+    from hotspot.flows.nightly import serve_nightly
     from hotspot.nightly import load_nightly_config
 
     cfg = load_nightly_config(config)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluation.backtest import BacktestResult
-from features.area import load_area
+from hotspot.core.area import load_area
+from hotspot.core.progress import ProgressCallback
+from hotspot.core.resources import embedded_path
+from hotspot.evaluation.backtest import BacktestResult
+from hotspot.ingest.police_uk import ingest_police_uk
+from hotspot.ingest.report import IngestReport
 from hotspot.pipeline import (
     ForecastRun,
     cube_from_store,
@@ -15,13 +19,10 @@ from hotspot.pipeline import (
     run_forecast,
     save_store_cube,
 )
-from hotspot.progress import ProgressCallback
-from hotspot.settings import EMBEDDED_DATA, Settings
-from ingest.police_uk import ingest_police_uk
-from ingest.report import IngestReport
+from hotspot.settings import Settings
 
-DEMO_EVENTS = EMBEDDED_DATA / "police-uk"
-DEMO_AREA = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
+DEMO_EVENTS = ("police-uk",)
+DEMO_AREA = ("boundaries", "city-of-london-wards.gpkg")
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ def run_demo(settings: Settings, progress: ProgressCallback | None = None) -> De
     ``settings.out``."""
     out = Path(settings.out)
     store = out / "store"
-    area = load_area(DEMO_AREA)
-    report = ingest_police_uk([DEMO_EVENTS], store, area=area, progress=progress)
+    area = load_area(embedded_path(*DEMO_AREA))
+    report = ingest_police_uk([embedded_path(*DEMO_EVENTS)], store, area=area, progress=progress)
     cube = cube_from_store(store, settings.cell_size_m, "M", area)
     cube_path = save_store_cube(cube, store)
     first, last = recent_targets(cube, settings.backtest_periods)

@@ -1,7 +1,7 @@
 """One writer per store: ``STORE/.lock``, held with ``fcntl.flock`` while a run writes.
 
 Ingest, cube builds and other writes into a store take the lock; a second run on the same
-store fails at once with a :class:`~hotspot.errors.DataError` naming the holder::
+store fails at once with a :class:`~hotspot.core.errors.DataError` naming the holder::
 
     store S is locked by another run (pid 1234 since 2026-01-02T03:04:05+00:00): wait or
     remove the lock if that run is dead
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hotspot.errors import DataError
+from hotspot.core.errors import DataError
 
 LOCK_FILE = ".lock"
 

@@ -12,7 +12,7 @@ from shapely import make_valid
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from hotspot.errors import ConfigError, DataError, GridError
+from hotspot.core.errors import ConfigError, DataError, GridError
 
 BRITISH_NATIONAL_GRID = "EPSG:27700"
 WGS84 = "EPSG:4326"
@@ -143,3 +143,9 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     if len(values) != 4:
         raise ConfigError(f"--bbox {text!r} must be four numbers LON_MIN,LAT_MIN,LON_MAX,LAT_MAX")
     return values  # type: ignore[return-value]
+
+
+def same_crs(a: object, b: object) -> bool:
+    """Whether two CRS (EPSG strings, WKT, ``pyproj.CRS``) are the same CRS. Strings are never
+    compared: ``EPSG:27700`` and its WKT are equal, ``epsg:27700 `` is not a different CRS."""
+    return CRS.from_user_input(a) == CRS.from_user_input(b)

@@ -11,19 +11,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from hotspot import __version__
-from hotspot.cli_claims import evaluate_claim_command
-from hotspot.cli_common import DEBUG, StoreOpt, console, handle_errors
-from hotspot.cli_ingest import ingest_app
-from hotspot.cli_nightly import nightly_command, serve_command
-from hotspot.cli_scale import backtest_grid_command
-from hotspot.cli_weather import weather_command
-from hotspot.progress import rich_progress
+from hotspot.cli.claims import evaluate_claim_command
+from hotspot.cli.common import DEBUG, StoreOpt, console, handle_errors
+from hotspot.cli.ingest import ingest_app
+from hotspot.cli.nightly import nightly_command, serve_command
+from hotspot.cli.scale import backtest_grid_command
+from hotspot.cli.weather import weather_command
+from hotspot.core.progress import rich_progress
 from hotspot.settings import load_settings
 
 if TYPE_CHECKING:  # heavy imports stay out of `hotspot --help`
     import pandas as pd
 
-    from evaluation.backtest import BacktestResult
+    from hotspot.evaluation.backtest import BacktestResult
 
 app = typer.Typer(
     help="Place-based crime hotspot forecasting: ingest, grid, cube, backtest, forecast.",
@@ -83,8 +83,8 @@ def cube(
     config: ConfigOpt = None,
 ) -> None:
     """Build the counts cube (time x cell) of a store on a square grid; saves STORE/cube.zarr."""
-    from features.area import load_area
-    from features.cube import cube_periods
+    from hotspot.core.area import load_area
+    from hotspot.features.cube import cube_periods
     from hotspot.pipeline import cube_from_store, save_store_cube
 
     settings = load_settings(config, store=store, cell_size_m=cell, area=area,
@@ -122,7 +122,7 @@ def backtest(
     config: ConfigOpt = None,
 ) -> None:
     """Rolling-origin backtest: refit at each origin, score the next period."""
-    import models as registry
+    import hotspot.models as registry
     from hotspot.pipeline import open_store_cube, run_backtest, run_covariate_ablation
 
     settings = load_settings(config, store=store, out=out)
@@ -166,7 +166,7 @@ def forecast(
     config: ConfigOpt = None,
 ) -> None:
     """Fit on all data and publish next period's forecast (gpkg, geojson, map, report)."""
-    import models as registry
+    import hotspot.models as registry
     from hotspot.pipeline import open_store_cube, run_forecast
 
     settings = load_settings(config, store=store, out=out, model=model,
@@ -195,7 +195,7 @@ def demo(
 ) -> None:
     """Run the main job on the embedded City of London sample: ingest, cube, backtest the
     baselines over the last 6 months, publish next month's forecast."""
-    import models as registry
+    import hotspot.models as registry
     from hotspot.demo import run_demo
 
     settings = load_settings(config, out=out, model=model)

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from hotspot.cli_common import console, err_console, handle_errors
-from hotspot.errors import ConfigError
-from hotspot.progress import ProgressCallback, no_progress, rich_progress
+from hotspot.cli.common import console, err_console, handle_errors
+from hotspot.core.errors import ConfigError
+from hotspot.core.progress import ProgressCallback, no_progress, rich_progress
 
 if TYPE_CHECKING:  # heavy imports (pandas, geopandas) stay out of `hotspot --help`
-    from features.area import StudyArea
-    from ingest.report import IngestReport
+    from hotspot.core.area import StudyArea
+    from hotspot.ingest.report import IngestReport
 
 ingest_app = typer.Typer(
     help="Read crime records into the event store; bad rows are quarantined with a reason.",
@@ -46,7 +46,7 @@ AreaFilterOption = Annotated[
 def _study_area(
     area: Path | None, area_filter: str | None, bbox: str | None, crs: str | None
 ) -> StudyArea | None:
-    from features.area import bbox_area, load_area, parse_bbox
+    from hotspot.core.area import bbox_area, load_area, parse_bbox
 
     if area_filter and area is None:
         raise ConfigError("--area-filter needs --area FILE")
@@ -70,7 +70,7 @@ def _progress() -> Iterator[ProgressCallback]:
 
 
 def _show(report: IngestReport) -> None:
-    from ingest.report import EVENT
+    from hotspot.ingest.report import EVENT
 
     frame = report.to_frame()
     table = Table(title=f"ingest into {report.store}", show_footer=True)
@@ -104,7 +104,7 @@ def police_uk(
     ] = "EPSG:27700",
 ) -> None:
     """Ingest police.uk street-level crime files (one or many forces and months)."""
-    from ingest.police_uk import ingest_police_uk
+    from hotspot.ingest.police_uk import ingest_police_uk
 
     study_area = _study_area(area, area_filter, None, crs)
     with _progress() as progress:
@@ -174,7 +174,7 @@ def csv_file(
     ] = None,
 ) -> None:
     """Ingest a CSV with a timestamp and coordinates per crime (city open-data portals)."""
-    from ingest.csv_source import ingest_csv
+    from hotspot.ingest.csv_source import ingest_csv
 
     study_area = _study_area(area, area_filter, bbox, crs)
     with _progress() as progress:

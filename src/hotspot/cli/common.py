@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from hotspot.errors import HotspotError
+from hotspot.core.errors import HotspotError
 
 #: The ``--store`` option of every command that reads a store.
 StoreOpt = Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")]

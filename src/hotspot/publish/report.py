@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from evaluation.backtest import BacktestResult
+from hotspot.evaluation.backtest import BacktestResult
 from hotspot.publish.cells import ForecastInfo, percent_label
 
 BASELINE_PREFIX = "naive-"

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli_common import StoreOpt, console, err_console, handle_errors
-from hotspot.errors import ConfigError
+from hotspot.cli.common import StoreOpt, console, err_console, handle_errors
+from hotspot.core.errors import ConfigError
 
 
 def _floats(text: str, option: str) -> list[float]:
@@ -70,9 +70,9 @@ def backtest_grid_command(
     """Backtest every model (and parameter set) at every cell size and origin, in parallel
     on Dask; the numbers equal 'hotspot backtest' run one by one. Re-running after a crash
     resumes: finished units are kept in OUT/units."""
-    import models as registry
-    from evaluation.parallel import parse_param_grid
-    from flows.distributed import run_backtest_grid, use_processes
+    import hotspot.models as registry
+    from hotspot.evaluation.parallel import parse_param_grid
+    from hotspot.flows.backtest_grid import run_backtest_grid, use_processes
 
     names = registry.parse_model_names(models)
     sizes = _floats(cells, "--cells")

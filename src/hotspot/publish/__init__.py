@@ -12,10 +12,10 @@ from pathlib import Path
 import geopandas as gpd
 import xarray as xr
 
-from evaluation.backtest import BacktestResult
-from features.cube import grid_of
-from hotspot.atomic import atomic_path, write_text_atomic
-from hotspot.errors import DataError
+from hotspot.core.atomic import atomic_path, write_text_atomic
+from hotspot.core.errors import DataError
+from hotspot.evaluation.backtest import BacktestResult
+from hotspot.features.cube import grid_of
 from hotspot.publish.cells import EXTRA_COLUMNS, LEADING_COLUMNS, ForecastInfo, cell_table
 from hotspot.publish.maps import WGS84, folium_html, map_title, static_png
 from hotspot.publish.report import render_report
