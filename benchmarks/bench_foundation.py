@@ -1,38 +1,35 @@
 """Foundation benchmark: ingest throughput against plain pandas, cube build and a
-12-origin baseline backtest on the real City of London data (../shared/data).
+12-origin baseline backtest on the real City of London data (``--data``, default
+../shared/data beside the checkout).
 
-    .venv/bin/python benchmarks/bench_foundation.py
+    .venv/bin/python benchmarks/bench_foundation.py [--out benchmarks/results] [--data DIR]
 
-Writes ``benchmarks/results/foundation.json`` and prints a table. Timings, not tests.
+Writes ``foundation.json`` under ``--out`` (and nothing elsewhere) and prints a table.
+Timings, not tests.
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import resource
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from _common import city_area, make_parser, need, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from hotspot.evaluation.backtest import backtest
+from hotspot.ingest.police_uk import ingest_police_uk
+from hotspot.pipeline import cube_from_store
 
-from hotspot.core.area import load_area  # noqa: E402
-from hotspot.evaluation.backtest import backtest  # noqa: E402
-from hotspot.ingest.police_uk import ingest_police_uk  # noqa: E402
-from hotspot.pipeline import cube_from_store  # noqa: E402
-
-SHARED = ROOT.parent / "shared" / "data"
-POLICE_UK = SHARED / "police-uk"
-WARDS = SHARED / "boundaries" / "london_wards.zip"
 BASELINES = ["naive-last", "naive-mean", "naive-longrun"]
 
 
-def _best_of(n: int, fn):
+def _best_of(n: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    """The fastest of ``n`` runs of ``fn`` (seconds) and the last result."""
     best, result = float("inf"), None
     for _ in range(n):
         started = time.perf_counter()
@@ -41,17 +38,17 @@ def _best_of(n: int, fn):
     return best, result
 
 
-def main() -> None:
-    if not POLICE_UK.exists():
-        sys.exit(f"needs {POLICE_UK}: run from a checkout with ../shared/data beside it")
-    files = sorted(POLICE_UK.glob("*/*-street.csv"))
-    area = load_area(WARDS, "BOROUGH=City of London")
+def main(argv: list[str] | None = None) -> None:
+    args = make_parser(__doc__).parse_args(argv)
+    police_uk = need(args.data, "police-uk")
+    files = sorted(police_uk.glob("*/*-street.csv"))
+    area = city_area(args.data)
     pandas_s, frames = _best_of(3, lambda: [pd.read_csv(f) for f in files])
     n_rows = sum(len(f) for f in frames)
 
     with tempfile.TemporaryDirectory() as tmp:
         ingest_s, report = _best_of(
-            3, lambda: ingest_police_uk([POLICE_UK], Path(tmp) / "store", area=area))
+            3, lambda: ingest_police_uk([police_uk], Path(tmp) / "store", area=area))
         assert report.n_rows == n_rows
         cube_s, cube = _best_of(3, lambda: cube_from_store(Path(tmp) / "store", 150.0, "M"))
         backtest_s, result = _best_of(
@@ -77,8 +74,7 @@ def main() -> None:
         },
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    out = ROOT / "benchmarks" / "results" / "foundation.json"
-    out.write_text(json.dumps(figures, indent=2) + "\n")
+    out = write_json(args.out, "foundation.json", figures, indent=2)
     for key, value in figures.items():
         print(f"{key:>32}: {value}")
     print(f"written to {out}")

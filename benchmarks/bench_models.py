@@ -8,15 +8,15 @@
 
 For each data set: mean and 95 % bootstrap CI of PAI@1/5/10 %, PEI@5 % and deviance per
 model, fit+predict seconds per origin, and the paired difference (with CI) of each model
-against the best baseline. Results go to ``benchmarks/results/models_<data>.{csv,md}``.
+against the best baseline. Results go to ``models_<data>.{csv,md}`` under ``--out``
+(default ``benchmarks/results``) and nowhere else; the data come from ``--data`` (default
+../shared/data beside the checkout).
 
     .venv/bin/python benchmarks/bench_models.py [--only city|chicago] [--chicago-step 7]
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,23 +24,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import ingest_city, make_parser, write_text
+from chicago_store import build as build_chicago
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from hotspot.evaluation.backtest import backtest
+from hotspot.evaluation.bootstrap import summarise
+from hotspot.evaluation.compare import best_baseline, paired_differences
+from hotspot.evaluation.parallel import param_set_label
+from hotspot.features.cube import cube_periods
+from hotspot.ingest.store import read_events
+from hotspot.models.params import parse_param_grid
+from hotspot.pipeline import cube_from_store
 
-from benchmarks.chicago_store import build as build_chicago  # noqa: E402
-from hotspot.core.area import load_area  # noqa: E402
-from hotspot.evaluation.backtest import backtest  # noqa: E402
-from hotspot.evaluation.bootstrap import summarise  # noqa: E402
-from hotspot.evaluation.compare import best_baseline, paired_differences  # noqa: E402
-from hotspot.features.cube import cube_periods  # noqa: E402
-from hotspot.ingest.police_uk import ingest_police_uk  # noqa: E402
-from hotspot.ingest.store import read_events  # noqa: E402
-from hotspot.models.registry import parse_param_value  # noqa: E402
-from hotspot.pipeline import cube_from_store  # noqa: E402
-
-SHARED = ROOT.parent / "shared" / "data"
-RESULTS = ROOT / "benchmarks" / "results"
 CITY_MODELS = ["naive-last", "naive-mean", "naive-longrun", "etas-grid", "sepp",
                "self-exciting-counts", "prospective-hotspot", "kde", "glm", "gbm", "ensemble",
                "rfg-harm"]
@@ -69,6 +64,7 @@ def _digits(metric: str) -> int:
 
 
 def report(name: str, metrics: pd.DataFrame, fit_seconds: pd.DataFrame, note: str) -> str:
+    """The markdown section of one data set: the metrics table and paired differences."""
     summary = summarise(metrics, n_resamples=2000, seed=0)
     times = fit_seconds.groupby("model")["seconds"].agg(["mean", "max"])
     header = ["model", *[f"{m}@{c:.0%}" if c else m for m, c in TABLE], "fit+predict s (mean/max)"]
@@ -100,44 +96,49 @@ def report(name: str, metrics: pd.DataFrame, fit_seconds: pd.DataFrame, note: st
     return "\n".join(lines) + "\n"
 
 
-def run_city(tmp: Path) -> str:
-    area = load_area(SHARED / "boundaries" / "london_wards.zip", "BOROUGH=City of London")
-    ingest_police_uk([SHARED / "police-uk"], tmp / "city", area=area)
+def run_city(data: Path, tmp: Path, out: Path) -> str:
+    """Backtest every model on the City of London; the metrics go to ``out``."""
+    ingest_city(data, tmp / "city")
     cube = cube_from_store(tmp / "city", 150.0, "M")
     events = read_events(tmp / "city")
     started = time.perf_counter()
     result = backtest(cube, CITY_MODELS, "2020-01", "2020-12", events=events, n_bootstrap=2000)
     note = (f"City of London, {cube.sizes['cell']} cells of 150 m, monthly; targets 2020-01.."
             f"2020-12 (12 origins); total {time.perf_counter() - started:.0f} s.")
-    result.metrics.to_csv(RESULTS / "models_city.csv", index=False)
+    write_text(out, "models_city.csv", result.metrics.to_csv(index=False))
     return report("City of London (police.uk, monthly), 2020 held out", result.metrics,
                   result.fit_seconds, note)
 
 
-def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``etas-grid:background_time=seasonal:theta_init=0.2`` → name and parameters."""
-    name, *pairs = spec.split(":")
-    return name, {key: parse_param_value(text)
-                  for key, _, text in (pair.partition("=") for pair in pairs)}
+def model_variants(models: list[str], params: list[str] | None) -> list[tuple[str, str, dict]]:
+    """``(label, model, parameters)`` for each model and each parameter set the one
+    ``--param MODEL.KEY=V1|V2`` grammar gives it, e.g. ``etas-grid[background_time=seasonal]``
+    (a model may appear several times with different parameters)."""
+    grid = parse_param_grid(params)
+    variants = []
+    for name in models:
+        for values in grid.get(name) or [{}]:
+            label = f"{name}[{param_set_label(values)}]" if values else name
+            variants.append((label, name, values))
+    return variants
 
 
-def backtest_specs(cube: Any, specs: list[str], target: pd.Period, events: pd.DataFrame
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One backtest per model spec, labelled by the spec (a model may appear twice with
-    different parameters)."""
+def backtest_variants(cube: Any, variants: list[tuple[str, str, dict]], target: pd.Period,
+                      events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One backtest per model variant, labelled by the variant."""
     metrics, fits = [], []
-    for spec in specs:
-        name, params = parse_spec(spec)
+    for label, name, params in variants:
         result = backtest(cube, [name], target, target, events=events, n_bootstrap=100,
                           model_params={name: params})
-        metrics.append(result.metrics.assign(model=spec))
-        fits.append(result.fit_seconds.assign(model=spec))
+        metrics.append(result.metrics.assign(model=label))
+        fits.append(result.fit_seconds.assign(model=label))
     return pd.concat(metrics, ignore_index=True), pd.concat(fits, ignore_index=True)
 
 
-def run_chicago(tmp: Path, step: int, models: list[str], tag: str, first: str, last: str
-                ) -> str:
-    store = build_chicago(7, tmp / "chicago-d7")
+def run_chicago(data: Path, tmp: Path, out: Path, step: int,
+                variants: list[tuple[str, str, dict]], tag: str, first: str, last: str) -> str:
+    """Backtest ``models`` on Chicago district 7, one target every ``step`` days."""
+    store = build_chicago(data, 7, tmp / "chicago-d7")
     cube = cube_from_store(store, 150.0, "D")
     events = read_events(store)
     periods = cube_periods(cube)
@@ -145,12 +146,12 @@ def run_chicago(tmp: Path, step: int, models: list[str], tag: str, first: str, l
     metrics, fits = [], []
     started = time.perf_counter()
     for target in targets:  # one target per backtest call: origins every `step` days
-        target_metrics, target_fits = backtest_specs(cube, models, target, events)
+        target_metrics, target_fits = backtest_variants(cube, variants, target, events)
         metrics.append(target_metrics)
         fits.append(target_fits)
         print(f"chicago {target}: done", flush=True)
     metrics_all = pd.concat(metrics, ignore_index=True)
-    metrics_all.to_csv(RESULTS / f"models_chicago{tag}.csv", index=False)
+    write_text(out, f"models_chicago{tag}.csv", metrics_all.to_csv(index=False))
     note = (f"Chicago district 7 hull, {cube.sizes['cell']} cells of 150 m, daily; "
             f"{len(targets)} next-day targets {first}..{last} every {step} days; "
             f"total {time.perf_counter() - started:.0f} s.")
@@ -158,31 +159,30 @@ def run_chicago(tmp: Path, step: int, models: list[str], tag: str, first: str, l
                   pd.concat(fits, ignore_index=True), note)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__)
     parser.add_argument("--only", choices=["city", "chicago"])
     parser.add_argument("--chicago-step", type=int, default=7)
-    parser.add_argument("--chicago-models",
-                        help="comma-separated model specs for the Chicago run; a spec may set "
-                             "parameters: etas-grid:background_time=seasonal")
+    parser.add_argument("--chicago-models", help="comma-separated models for the Chicago run")
+    parser.add_argument("--param", action="append", metavar="MODEL.KEY=V1|V2",
+                        help="model parameters, repeatable; each value is one variant, e.g. "
+                             "etas-grid.background_time=constant|seasonal")
     parser.add_argument("--chicago-first", default="2016-07-01", help="first target day")
     parser.add_argument("--chicago-last", default="2016-12-31", help="last target day")
     parser.add_argument("--tag", default="", help="suffix for the result files")
-    args = parser.parse_args()
-    if not SHARED.exists():
-        sys.exit(f"needs {SHARED}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, run in (("city", lambda: run_city(Path(tmp))),
+        for name, run in (("city", lambda: run_city(args.data, Path(tmp), args.out)),
                           ("chicago", lambda: run_chicago(
-                              Path(tmp), args.chicago_step,
-                              args.chicago_models.split(",") if args.chicago_models
-                              else CHICAGO_MODELS, args.tag, args.chicago_first,
+                              args.data, Path(tmp), args.out, args.chicago_step,
+                              model_variants(args.chicago_models.split(",")
+                                             if args.chicago_models else CHICAGO_MODELS,
+                                             args.param), args.tag, args.chicago_first,
                               args.chicago_last))):
             if args.only in (None, name):
                 text = run()
                 suffix = args.tag if name == "chicago" else ""
-                (RESULTS / f"models_{name}{suffix}.md").write_text(text)
+                write_text(args.out, f"models_{name}{suffix}.md", text)
                 print(text)
 
 

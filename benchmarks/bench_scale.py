@@ -1,6 +1,6 @@
 """National-scale benchmark: how cost grows with events and cells.
 
-    .venv/bin/python benchmarks/bench_scale.py [--work DIR] [--quick]
+    .venv/bin/python benchmarks/bench_scale.py [--out DIR] [--work DIR] [--quick]
 
 On synthetic police.uk data for the 43 forces + BTP (``synthetic_national.py``), 12 months
 at three volumes (1/10, 1/3 and 1x of ~500,000 crimes a month) and three grids over
@@ -14,9 +14,11 @@ England and Wales (10k, 30k and 100k cells), it measures
   processes), at each cell count, checking the numbers are identical;
 
 each in its own subprocess, so every peak RSS (``ru_maxrss``) is that step's alone (Dask
-process workers are reported separately). Writes ``benchmarks/results/scale.json`` and
-``scale.md``. Takes ~15 minutes on 2 cores; ``--quick`` runs tiny sizes to check the
-script.
+process workers are reported separately). Writes ``scale.json`` and ``scale.md``
+(``scale-quick.*`` with ``--quick``) under ``--out`` (default ``benchmarks/results``). The
+generated data, stores and cubes go to a temporary folder removed at the end, or to
+``--work DIR`` (kept, and reused by a later run with the same ``--work``). Takes ~15
+minutes on 2 cores; ``--quick`` runs tiny sizes to check the script.
 """
 
 from __future__ import annotations
@@ -27,14 +29,15 @@ import math
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from _common import make_parser, write_json, write_text
+from scale_report import markdown
 
 MONTHS = 12
 EVENT_SIZES = {"1/10": 50_000, "1/3": 166_667, "1x": 500_000}  # crimes per month
@@ -43,7 +46,7 @@ MODELS = ["naive-last", "naive-mean", "glm", "gbm"]
 FIRST_TARGET, LAST_TARGET = "2019-07", "2019-12"
 COVERAGES = (0.01, 0.02, 0.05, 0.1, 0.2)
 ENV = {
-    "PREFECT_HOME": "/tmp/hotspot-bench-prefect", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1", "PREFECT_LOGGING_LEVEL": "WARNING",
     "DASK_LOGGING__DISTRIBUTED": "warning", "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -61,6 +64,8 @@ def _cell_size(n_cells: int) -> float:
 
 
 # --------------------------------------------------------------------------- children
+# Each child imports only what its step needs, inside the function: its peak RSS is the
+# step's own.
 
 
 def child_ingest(src: str, store: str) -> dict:
@@ -182,11 +187,12 @@ CHILDREN = {"ingest": child_ingest, "cube_chunked": child_cube_chunked,
 # --------------------------------------------------------------------------- parent
 
 
-def run_child(task: str, **kwargs) -> dict:
-    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
+def run_child(task: str, work: Path, **kwargs) -> dict:
+    """Run one step in its own process (Prefect's home under ``work``) and return its result."""
+    env = {**os.environ, **ENV, "PREFECT_HOME": str(work / "prefect")}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, __file__, "--child", task, json.dumps(kwargs)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
+                          capture_output=True, text=True, env=env, cwd=work, timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(f"{task} {kwargs} failed:\n{done.stderr[-4000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -209,13 +215,23 @@ def growth(xs: list[float], ys: list[float]) -> float | None:
     return round(math.log(ys[-1] / ys[0]) / math.log(xs[-1] / xs[0]), 2)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--work", type=Path, default=Path("/tmp/hotspot-bench-scale"))
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__, data=False)
+    parser.add_argument("--work", type=Path,
+                        help="keep the generated data here (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the script")
     parser.add_argument("--steps", default="ingest,cube,grid,backtest",
                         help="steps to run; the others are taken from the last results file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.work is not None:
+        run(args, args.work)
+        return
+    with tempfile.TemporaryDirectory(prefix="hotspot-bench-scale-") as work:
+        run(args, Path(work))
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    """Every step, scratch files under ``work``; the results under ``args.out``."""
     steps = set(args.steps.split(","))
     from synthetic_national import generate
 
@@ -223,14 +239,13 @@ def main() -> None:
                    else EVENT_SIZES)
     cell_sizes = {"1k": 1_000, "3k": 3_000, "10k": 10_000} if args.quick else CELL_SIZES
     big_cells = max(cell_sizes.values())
-    work = args.work
     work.mkdir(parents=True, exist_ok=True)
     results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, python "
                                 f"{platform.python_version()}",
                      "months": MONTHS, "models": MODELS, "ingest": {}, "cube": {}, "grid": {},
                      "backtest": {}}
     name = "scale-quick" if args.quick else "scale"
-    out = ROOT / "benchmarks" / "results"
+    out = args.out
     if steps != {"ingest", "cube", "grid", "backtest"}:
         previous = json.loads((out / f"{name}.json").read_text())
         for step in {"ingest", "cube", "grid", "backtest"} - steps:
@@ -247,10 +262,8 @@ def main() -> None:
         summary = json.loads((src / "done.json").read_text())
         store = work / f"store-{per_month}"
         if store.exists():
-            import shutil
-
             shutil.rmtree(store)
-        result = run_child("ingest", src=str(src), store=str(store))
+        result = run_child("ingest", work, src=str(src), store=str(store))
         result["csv_mb"] = round(summary["bytes"] / 2**20, 1)
         results["ingest"][label] = result
 
@@ -262,8 +275,8 @@ def main() -> None:
         path = str(work / f"cube-{per_month}-{big_cells}.zarr")
         results["cube"][label] = {
             "events": results["ingest"][label]["events"],
-            "chunked": run_child("cube_chunked", store=store, n_cells=big_cells, path=path),
-            "in_memory": run_child("cube_memory", store=store, n_cells=big_cells),
+            "chunked": run_child("cube_chunked", work, store=store, n_cells=big_cells, path=path),
+            "in_memory": run_child("cube_memory", work, store=store, n_cells=big_cells),
         }
 
     print("grid build + assign", flush=True)
@@ -271,7 +284,7 @@ def main() -> None:
     for label, n_cells in cell_sizes.items():
         if "grid" not in steps:
             break
-        results["grid"][label] = run_child("grid", store=big_store, n_cells=n_cells)
+        results["grid"][label] = run_child("grid", work, store=big_store, n_cells=n_cells)
 
     print("backtest serial vs Dask", flush=True)
     for label, n_cells in cell_sizes.items():
@@ -279,8 +292,8 @@ def main() -> None:
             break
         path = str(work / f"cube-{max(event_sizes.values())}-{n_cells}.zarr")
         if not Path(path).exists():
-            run_child("cube_chunked", store=big_store, n_cells=n_cells, path=path)
-        runs = {mode: run_child("backtest", cube_path=path, mode=mode)
+            run_child("cube_chunked", work, store=big_store, n_cells=n_cells, path=path)
+        runs = {mode: run_child("backtest", work, cube_path=path, mode=mode)
                 for mode in ("serial", "dask-threads", "dask-processes")}
         serial = runs["serial"]["seconds"]
         for mode in ("dask-threads", "dask-processes"):
@@ -313,65 +326,9 @@ def main() -> None:
                                                      for k in cell_sizes]),
     }
     results["total_minutes"] = round(_wall(results) / 60, 1)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / f"{name}.md").write_text(markdown(results, event_sizes, cell_sizes))
+    write_json(out, f"{name}.json", results)
+    write_text(out, f"{name}.md", markdown(results, event_sizes, cell_sizes))
     print(f"written to {out / name}.json and .md")
-
-
-def markdown(r: dict, event_sizes: dict, cell_sizes: dict) -> str:
-    lines = [
-        "# Scale benchmark (synthetic national police.uk data)", "",
-        f"Machine: {r['machine']}. {r['months']} months; sizes are shares of ~500,000 "
-        "crimes a month over the 43 forces + BTP. Each step ran in its own process; peak "
-        "RSS is that process's `ru_maxrss`. Made by `benchmarks/bench_scale.py` in "
-        f"{r['total_minutes']} min of steps (data generation aside).", "",
-        "## Ingest (police.uk street CSVs → event store, streaming)", "",
-        "| size | rows | CSV MB | seconds | rows/s | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for k in event_sizes:
-        i = r["ingest"][k]
-        lines.append(f"| {k} | {i['rows']:,} | {i['csv_mb']} | {i['seconds']} | "
-                     f"{i['rows_per_s']:,} | {i['peak_rss_mb']} |")
-    lines += ["", f"## Cube build ({r['cube'][list(event_sizes)[0]]['chunked']['cells']:,} "
-                  f"cells, {r['months']} months)", "",
-              "| size | events | chunked s | chunked peak MB | in-memory s | in-memory peak MB |",
-              "|---|---:|---:|---:|---:|---:|"]
-    for k in event_sizes:
-        c = r["cube"][k]
-        lines.append(f"| {k} | {c['events']:,} | {c['chunked']['seconds']} | "
-                     f"{c['chunked']['peak_rss_mb']} | {c['in_memory']['seconds']} | "
-                     f"{c['in_memory']['peak_rss_mb']} |")
-    lines += ["", "## Grid build + assign (all events of the 1x store)", "",
-              "| grid | cells | cell m | build s | points | assign s | points/s | peak MB |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for k in cell_sizes:
-        g = r["grid"][k]
-        lines.append(f"| {k} | {g['cells']:,} | {g['cell_m']:,} | {g['build_s']} | "
-                     f"{g['points']:,} | {g['assign_s']} | {g['points_per_s']:,} | "
-                     f"{g['peak_rss_mb']} |")
-    lines += ["", f"## Backtest: {len(r['models'])} models x 6 origins on the 1x cube, serial "
-                  "vs Dask with 2 workers", "",
-              "| grid | cells | units | serial s | Dask threads s (speed-up) | "
-              "Dask processes s (speed-up) | processes incl. start-up s (speed-up) | "
-              "identical | serial peak MB | threads peak MB | process worker peak MB |",
-              "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
-    for k in cell_sizes:
-        b = r["backtest"][k]
-        s, t, p = b["serial"], b["dask-threads"], b["dask-processes"]
-        lines.append(
-            f"| {k} | {s['cells']:,} | {s['units']} | {s['seconds']} | {t['seconds']} "
-            f"({t['speedup']}) | {p['seconds']} ({p['speedup']}) | "
-            f"{p['seconds_with_startup']} ({p['speedup_with_startup']}) | "
-            f"{t['identical_to_serial'] and p['identical_to_serial']} | {s['peak_rss_mb']} | "
-            f"{t['peak_rss_mb']} | {p['worker_peak_rss_mb']} |")
-    lines += ["", "Speed-ups are on warm workers (models imported, cube open); the start-up "
-                  "column adds cluster start and each worker's first imports."]
-    lines += ["", "## How cost grows (exponent b in cost ~ size^b, smallest to largest)", ""]
-    for key, value in r["growth_exponents"].items():
-        lines.append(f"- {key}: {value}")
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -1,52 +1,52 @@
 """Self-exciting models at scale: fit ``sepp`` and ``etas-grid`` to 100,000 simulated events.
 
-    .venv/bin/python benchmarks/bench_sepp.py [--events 100000] [--seed 0]
+    .venv/bin/python benchmarks/bench_sepp.py [--events 100000] [--seed 0] [--out DIR]
 
 Simulates a continuous SEPP (``models.simulate.simulate_sepp``: background 20 events/day,
 40 % uniform and three Gaussian bumps, θ = 0.5, ω = 0.2/day, Gaussian trigger σ = 100 m) in
 a 12 km × 12 km square on 150 m cells, for as many days as give about ``--events`` events,
 then times one fit of each model (default parameters) on a monthly cube with the events,
 with the peak memory the fit allocated (``tracemalloc``: numpy reports its buffers to it)
-and the process's peak resident size. When ``../shared/data/chicago`` is there (and not
-``--no-real``), also fits both models to the ~103,000 timestamped Chicago aggravated
-assaults 2010-2016 (city-wide, 150 m cells in UTM 16N, cutoff 2016-11) and compares the
-December 2016 forecast with the count. Prints tables and writes
-``benchmarks/results/sepp.json``. Timings, not tests.
+and the process's peak resident size. When ``chicago`` is under ``--data`` (default
+../shared/data beside the checkout; and not ``--no-real``), also fits both models to the
+~103,000 timestamped Chicago aggravated assaults 2010-2016 (city-wide, 150 m cells in UTM
+16N, cutoff 2016-11) and compares the December 2016 forecast with the count. Prints
+tables and writes ``sepp.json`` under ``--out`` (default ``benchmarks/results``), nothing
+elsewhere. Timings, not tests.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import os
 import platform
 import resource
-import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import xarray as xr
+from _common import CHICAGO_CSV, make_parser, write_json
 from shapely.geometry import box
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from hotspot.core.area import StudyArea  # noqa: E402
-from hotspot.features.cube import build_cube  # noqa: E402
-from hotspot.features.grid import build_grid  # noqa: E402
-from hotspot.models.registry import make_model  # noqa: E402
-from hotspot.models.simulate import simulate_sepp  # noqa: E402  (importing models registers them)
+from hotspot.core.area import StudyArea
+from hotspot.features.cube import build_cube
+from hotspot.features.grid import build_grid
+from hotspot.models.registry import make_model
+from hotspot.models.simulate import simulate_sepp
 
 CELL = 150.0
 SIDE_CELLS = 80  # 12 km
 TRUTH = {"mu_total": 20.0, "theta": 0.5, "omega": 0.2, "sigma_m": 100.0}
 START = pd.Timestamp("2015-01-01")
-CHICAGO = ROOT.parent / "shared" / "data" / "chicago" / "aggravated-assaults-2010-2016.csv.gz"
 
 
-def _scenario(n_events: int, seed: int):
+def _scenario(n_events: int, seed: int
+              ) -> tuple[pd.DataFrame, xr.Dataset, pd.Period, int]:
+    """Simulated events, their monthly cube, the last month and the number of days."""
     x0, y0 = 3500 * CELL, 1200 * CELL
     side = SIDE_CELLS * CELL
     bounds = (x0, y0, x0 + side, y0 + side)
@@ -66,7 +66,9 @@ def _scenario(n_events: int, seed: int):
     return events, cube, end.to_period("M"), days
 
 
-def _fit(name: str, cube, cutoff, events) -> dict:
+def _fit(name: str, cube: xr.Dataset, cutoff: pd.Period | str, events: pd.DataFrame
+         ) -> dict[str, Any]:
+    """Fit ``name`` once: time, traced peak memory, fitted parameters, next month's total."""
     model = make_model(name)
     tracemalloc.start()
     started = time.perf_counter()
@@ -95,9 +97,9 @@ def _fit(name: str, cube, cutoff, events) -> dict:
     }
 
 
-def _chicago() -> tuple[list[dict], dict]:
+def _chicago(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Both models on the real Chicago assaults (timestamps to the minute)."""
-    raw = pd.read_csv(CHICAGO).dropna(subset=["longitude", "latitude"])
+    raw = pd.read_csv(path).dropna(subset=["longitude", "latitude"])
     points = gpd.GeoSeries(gpd.points_from_xy(raw["longitude"], raw["latitude"]),
                            crs="EPSG:4326").to_crs("EPSG:32616")
     events = pd.DataFrame({
@@ -115,24 +117,25 @@ def _chicago() -> tuple[list[dict], dict]:
                   "cutoff": "2016-11", "observed_2016_12": observed}
 
 
-def _table(rows: list[dict], header: list[str]) -> None:
+def _table(rows: list[dict[str, Any]], header: list[str]) -> None:
     print("  ".join(f"{h:>14}" for h in header))
     for row in rows:
         print("  ".join(f"{row[h]!s:>14}" for h in header))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-real", action="store_true", help="skip the Chicago data")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    chicago = args.data.joinpath(*CHICAGO_CSV)
 
     started = time.perf_counter()
     events, cube, cutoff, days = _scenario(args.events, args.seed)
     simulate_s = time.perf_counter() - started
     rows = [_fit(name, cube, cutoff, events) for name in ("sepp", "etas-grid")]
-    real_rows, real = ([], {}) if args.no_real or not CHICAGO.exists() else _chicago()
+    real_rows, real = ([], {}) if args.no_real or not chicago.exists() else _chicago(chicago)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     header = ["model", "fit_s", "peak_traced_mb", "n_events", "n_pairs", "em_iterations",
@@ -148,9 +151,7 @@ def main() -> None:
         _table(real_rows, header + ["forecast_next_month"])
     print(f"peak resident memory of the process: {peak_rss_mb:.0f} MB")
 
-    out = ROOT / "benchmarks" / "results" / "sepp.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
+    out = write_json(args.out, "sepp.json", {
         "benchmark": "sepp",
         "events_simulated": len(events),
         "days": days,
@@ -164,9 +165,9 @@ def main() -> None:
         "peak_rss_mb": round(peak_rss_mb, 1),
         "machine": {"python": platform.python_version(), "numpy": np.__version__,
                     "processor": platform.processor() or platform.machine(),
-                    "cpus": __import__("os").cpu_count()},
-    }, indent=1))
-    print(f"wrote {out.relative_to(ROOT)}")
+                    "cpus": os.cpu_count()},
+    })
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

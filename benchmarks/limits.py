@@ -20,15 +20,14 @@ London, 2020 held out. On the same stores and target periods as `bench_models.py
    smallest mean difference detectable with 80 % power at the number of target periods
    (``2.8 · sd / √n``).
 
-    .venv/bin/python benchmarks/limits.py
+    .venv/bin/python benchmarks/limits.py [--out benchmarks/results] [--data DIR]
 
-Writes ``benchmarks/results/limits.{md,json}``.
+Writes ``limits.{md,json}`` under ``--out`` and nothing elsewhere; the data come from
+``--data`` (default ../shared/data beside the checkout).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,24 +35,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+from _common import ingest_city, make_parser, write_json, write_text
+from chicago_store import build as build_chicago
 from scipy.spatial import cKDTree
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from hotspot.core.periods import to_period
+from hotspot.evaluation.bootstrap import bootstrap_mean_ci
+from hotspot.evaluation.metrics import score_forecast
+from hotspot.features.cube import cube_periods
+from hotspot.ingest.store import read_events
+from hotspot.models.registry import make_model
+from hotspot.pipeline import cube_from_store
 
-from benchmarks.chicago_store import build as build_chicago  # noqa: E402
-from hotspot.core.area import load_area  # noqa: E402
-from hotspot.core.periods import to_period  # noqa: E402
-from hotspot.evaluation.bootstrap import bootstrap_mean_ci  # noqa: E402
-from hotspot.evaluation.metrics import score_forecast  # noqa: E402
-from hotspot.features.cube import cube_periods  # noqa: E402
-from hotspot.ingest.police_uk import ingest_police_uk  # noqa: E402
-from hotspot.ingest.store import read_events  # noqa: E402
-from hotspot.models.registry import make_model  # noqa: E402
-from hotspot.pipeline import cube_from_store  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
-SHARED = ROOT.parent / "shared" / "data"
 DISTANCES_M = (1.0, 50.0, 150.0, 300.0)
 LAGS_DAYS = (1, 3, 7, 14, 30)
 SEED = 20240601
@@ -194,26 +187,23 @@ def markdown(knox: pd.DataFrame, trig: dict[str, float], checks: dict[str, pd.Da
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    if not SHARED.exists():
-        sys.exit(f"needs {SHARED}")
+def main(argv: list[str] | None = None) -> None:
+    args = make_parser(__doc__).parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        store = build_chicago(7, Path(tmp) / "chicago-d7")
+        store = build_chicago(args.data, 7, Path(tmp) / "chicago-d7")
         chicago = cube_from_store(store, 150.0, "D")
         events = read_events(store).dropna(subset=["x", "y"])
-        area = load_area(SHARED / "boundaries" / "london_wards.zip", "BOROUGH=City of London")
-        ingest_police_uk([SHARED / "police-uk"], Path(tmp) / "city", area=area)
+        ingest_city(args.data, Path(tmp) / "city")
         city = cube_from_store(Path(tmp) / "city", 150.0, "M")
     knox = knox_table(events)
     trig = triggering(chicago, events, pd.Period(CHICAGO.last, "D") - 1)
     checks = {CHICAGO.name: clairvoyant(chicago, CHICAGO), CITY.name: clairvoyant(city, CITY)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
     text = markdown(knox, trig, checks, len(events))
-    (RESULTS / "limits.md").write_text(text)
-    (RESULTS / "limits.json").write_text(json.dumps(
-        {"knox": knox.to_dict("records"), "triggering": trig,
-         "clairvoyant": {name: table.to_dict("records") for name, table in checks.items()}},
-        indent=2))
+    write_text(args.out, "limits.md", text)
+    write_json(args.out, "limits.json",
+               {"knox": knox.to_dict("records"), "triggering": trig,
+                "clairvoyant": {name: table.to_dict("records")
+                                for name, table in checks.items()}}, indent=2)
     print(text)
 
 

@@ -1,14 +1,14 @@
 """Covariate ablation: the same models with and without covariate groups, one backtest.
 
-Each model that takes covariates runs once per variant (``glm[none]``, ``glm[weather]``,
-...); models that take none run once. Every variant is scored on the same held-out
+Each model tagged ``takes_covariates`` runs once per variant (``glm[none]``,
+``glm[weather]``, ...), the variant's tables passed to its ``fit`` and ``predict``; models
+that take none run once. Every variant is scored on the same held-out
 periods, and the paired difference of each variant against the model's ``none`` run
 (with a bootstrap CI over periods) says whether the covariates helped.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +21,7 @@ from hotspot.core.atomic import write_text_atomic
 from hotspot.evaluation.backtest import BacktestResult, backtest
 from hotspot.evaluation.bootstrap import summarise
 from hotspot.evaluation.compare import paired_differences
-from hotspot.models.registry import make_model
-
-
-def takes_covariates(name: str) -> bool:
-    """Whether the registered model ``name`` accepts a ``covariates`` parameter."""
-    return "covariates" in inspect.signature(type(make_model(name)).__init__).parameters
+from hotspot.models.registry import model_tag
 
 
 def variant_label(name: str, variant: str) -> str:
@@ -49,6 +44,15 @@ def _relabel(frame: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
     return frame.assign(model=frame["model"].map(lambda m: labels.get(m, m)))
 
 
+def _relabel_run(run: BacktestResult, labels: Mapping[str, str]) -> BacktestResult:
+    return BacktestResult(
+        metrics=_relabel(run.metrics, labels), predictions=_relabel(run.predictions, labels),
+        summary_table=_relabel(run.summary_table, labels),
+        fit_seconds=_relabel(run.fit_seconds, labels),
+        fitted_params=[{**p, "model": labels[p["model"]]} for p in run.fitted_params],
+        settings=run.settings)
+
+
 def covariate_ablation(
     cube: xr.Dataset,
     models: Sequence[str],
@@ -62,10 +66,10 @@ def covariate_ablation(
     **backtest_options,
 ) -> AblationResult:
     """Backtest ``models`` under each covariate variant and compare each with ``none``;
-    ``model_params`` go to every run (the variant's covariates are added on top)."""
+    ``model_params`` go to every run, the variant's tables to ``fit``/``predict``."""
     user_params = dict(model_params or {})
-    plain = [m for m in models if not takes_covariates(m)]
-    with_covariates = [m for m in models if takes_covariates(m)]
+    plain = [m for m in models if not model_tag(m, "takes_covariates")]
+    with_covariates = [m for m in models if model_tag(m, "takes_covariates")]
     runs: list[BacktestResult] = []
     if plain:
         runs.append(backtest(cube, plain, first_target, last_target, n_bootstrap=n_bootstrap,
@@ -73,18 +77,10 @@ def covariate_ablation(
     for variant, tables in variants.items():
         if not with_covariates:
             break
-        params = {m: {**user_params.get(m, {}), "covariates": tables} for m in with_covariates}
-        run = backtest(cube, with_covariates, first_target, last_target, model_params=params,
-                       n_bootstrap=n_bootstrap, seed=seed, **backtest_options)
-        labels = {m: variant_label(m, variant) for m in with_covariates}
-        runs.append(BacktestResult(
-            metrics=_relabel(run.metrics, labels), predictions=_relabel(run.predictions, labels),
-            summary_table=_relabel(run.summary_table, labels),
-            fit_seconds=_relabel(run.fit_seconds, labels),
-            fitted_params=[{**p, "model": labels[p["model"]], "params": {
-                k: v for k, v in p["params"].items() if k != "covariates"}}
-                for p in run.fitted_params],
-            settings=run.settings))
+        run = backtest(cube, with_covariates, first_target, last_target,
+                       model_params=user_params, covariates=tables, n_bootstrap=n_bootstrap,
+                       seed=seed, **backtest_options)
+        runs.append(_relabel_run(run, {m: variant_label(m, variant) for m in with_covariates}))
     metrics = pd.concat([r.metrics for r in runs], ignore_index=True)
     combined = BacktestResult(
         metrics=metrics,

@@ -30,6 +30,7 @@ from hotspot.evaluation.bootstrap import summarise
 from hotspot.evaluation.metrics import DEFAULT_COVERAGES
 from hotspot.evaluation.parallel import make_unit, run_serial, score_unit, to_jsonable
 from hotspot.features.cube import check_cube, cube_periods
+from hotspot.models.base import Covariates
 from hotspot.models.registry import make_model
 
 METRIC_COLUMNS = ["model", "origin", "target_period", "metric", "coverage", "value"]
@@ -89,8 +90,6 @@ class BacktestResult:
         return paths
 
 
-
-
 def _summary_row(table: pd.DataFrame, model: str, metric: str, coverage: float) -> Any:
     mask = (table["model"] == model) & (table["metric"] == metric)
     if metric != "poisson_deviance":
@@ -108,6 +107,7 @@ def backtest(
     coverages: Sequence[float] = DEFAULT_COVERAGES,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
     events: pd.DataFrame | None = None,
+    covariates: Covariates | None = None,
     n_bootstrap: int = 2000,
     seed: int = 0,
     progress: ProgressCallback | None = None,
@@ -126,6 +126,10 @@ def backtest(
     events
         Event table for models that need event-level data (cut at each origin by the model
         base class).
+    covariates
+        Covariate tables by group (``{"weather": frame}``, indexed by period start) for the
+        models tagged ``takes_covariates``; the model base class cuts them at each origin
+        for the fit, and after the target period for the forecast.
     """
     check_cube(cube)
     freq = cube.attrs["freq"]
@@ -147,8 +151,9 @@ def backtest(
     targets = period_range(first, last)
     units = [make_unit(name, target - 1, target, model_params.get(name, {}))
              for target in targets for name in models]
-    results = run_serial(lambda unit: score_unit(cube, unit, coverages, events), units,
-                         progress or no_progress)
+    results = run_serial(
+        lambda unit: score_unit(cube, unit, coverages, events, covariates=covariates), units,
+        progress or no_progress)
     metric_frames = [r.metrics for r in results]
     prediction_frames = [r.predictions for r in results]
     timings = [{"model": r.unit.model, "origin": r.unit.origin, "seconds": r.seconds}

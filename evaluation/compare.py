@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from hotspot.evaluation.bootstrap import bootstrap_mean_ci
+from hotspot.models.registry import MODELS, model_tag
 
-BASELINE_PREFIX = "naive-"
 #: Metrics where a larger value is better; for the others (deviance) smaller is better.
 HIGHER_IS_BETTER = {"hit_rate": True, "pai": True, "pei": True, "poisson_deviance": False}
 
@@ -50,9 +50,24 @@ def paired_differences(
     return pd.DataFrame(rows)
 
 
+def model_name(label: str) -> str:
+    """The registered model behind a results label: ``glm[weather]`` → ``glm`` (ablation
+    variants and parameter sets are written as ``NAME[...]``)."""
+    return label.partition("[")[0]
+
+
+def is_baseline(label: str) -> bool:
+    """Whether a results label is a model tagged ``baseline`` (any other label, a model this
+    installation does not know included, is not)."""
+    name = model_name(label)
+    return name in MODELS and model_tag(name, "baseline")
+
+
 def best_baseline(summary: pd.DataFrame, metric: str, coverage: float | None = None) -> str:
-    """The baseline (``naive-*``) with the best mean on ``metric`` (at ``coverage``)."""
-    rows = summary[summary["model"].str.startswith(BASELINE_PREFIX) & (summary["metric"] == metric)]
+    """The baseline (a model tagged ``baseline``) with the best mean on ``metric`` (at
+    ``coverage``)."""
+    baselines = [label for label in summary["model"].unique() if is_baseline(str(label))]
+    rows = summary[summary["model"].isin(baselines) & (summary["metric"] == metric)]
     if coverage is not None:
         rows = rows[np.isclose(rows["coverage"].astype(float), coverage)]
     if rows.empty:

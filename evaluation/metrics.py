@@ -30,13 +30,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hotspot.core.ranking import DEVIANCE_FLOOR, rank_cells
+from hotspot.core.ranking import DEFAULT_COVERAGES, DEVIANCE_FLOOR, rank_cells
 
 __all__ = ["DEFAULT_COVERAGES", "DEVIANCE_FLOOR", "captured_share", "coverage_metrics",
            "poisson_deviance", "rank_cells", "score_forecast"]
-
-#: Area coverages at which hit rate, PAI and PEI are reported.
-DEFAULT_COVERAGES = (0.01, 0.02, 0.05, 0.10, 0.20)
 
 
 def captured_share(

@@ -22,11 +22,12 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -39,6 +40,9 @@ from hotspot.core.periods import period_label, to_period
 from hotspot.evaluation.bootstrap import summarise
 from hotspot.evaluation.metrics import score_forecast
 from hotspot.features.cube import cube_periods
+from hotspot.features.cube_lazy import open_cube_lazy
+from hotspot.ingest.store import read_events
+from hotspot.models.base import Covariates
 from hotspot.models.registry import make_model
 
 UNIT_METRIC_COLUMNS = ["model", "origin", "target_period", "metric", "coverage", "value"]
@@ -104,9 +108,15 @@ def score_unit(
     coverages: Sequence[float],
     events: pd.DataFrame | None = None,
     keep_predictions: bool = True,
+    *,
+    covariates: Covariates | None = None,
 ) -> UnitResult:
     """Fit ``unit.model`` on ``cube`` up to ``unit.origin``, forecast ``unit.target`` and
-    score it against the cube's counts. Pure: the same inputs give the same numbers."""
+    score it against the cube's counts. Pure: the same inputs give the same numbers.
+
+    ``covariates`` go to models tagged ``takes_covariates`` (the model base class cuts them
+    at the origin for the fit and after the target for the forecast); others get none.
+    """
     freq = cube.attrs["freq"]
     periods = cube_periods(cube)
     origin, target = to_period(unit.origin, freq), to_period(unit.target, freq)
@@ -116,8 +126,10 @@ def score_unit(
     if target not in periods:
         raise DataError(f"target {unit.target} is not in the cube")
     model = make_model(unit.model, **dict(unit.params))
+    given = covariates if model.get_tag("takes_covariates") else None
     started = time.perf_counter()
-    expected = model.fit(cube, origin, events=events).predict(horizon).values[horizon - 1]
+    model.fit(cube, origin, events=events, covariates=given)
+    expected = model.predict(horizon, covariates=given).values[horizon - 1]
     seconds = time.perf_counter() - started
     observed = np.asarray(cube["counts"].isel(time=periods.get_loc(target)).values)
     area_m2 = np.asarray(cube["area_m2"].values)
@@ -137,33 +149,6 @@ def score_unit(
 
 
 # --------------------------------------------------------------------------- grids
-
-
-def parse_param_grid(specs: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-    """``["naive-mean:k=3|6|12", "kde:bandwidth=100|200,decay=0.5"]`` → parameter sets per
-    model (the product of each parameter's values). Values are JSON (numbers, true/false)
-    or else text."""
-    grid: dict[str, list[dict[str, Any]]] = {}
-    for spec in specs:
-        model, sep, body = spec.partition(":")
-        if not sep or not model.strip() or not body.strip():
-            raise ConfigError(f"--param {spec!r} must look like MODEL:NAME=V1|V2[,NAME=V...]")
-        sets: list[dict[str, Any]] = [{}]
-        for item in body.split(","):
-            name, eq, values = item.partition("=")
-            if not eq or not name.strip():
-                raise ConfigError(f"--param {spec!r}: {item!r} must look like NAME=V1|V2")
-            parsed = [_value(v.strip()) for v in values.split("|")]
-            sets = [{**s, name.strip(): v} for s in sets for v in parsed]
-        grid.setdefault(model.strip(), []).extend(sets)
-    return grid
-
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def grid_units(
@@ -244,23 +229,17 @@ class UnitCheckpoints:
         return path
 
 
-
-
 # --------------------------------------------------------------------------- workers
 
 
 def local_compute():
     """Compute lazy (dask) arrays right here, in this thread: inside a Dask worker the
     default would be the cluster's (asynchronous) client."""
-    import dask
-
     return dask.config.set(scheduler="synchronous")
 
 
 @functools.lru_cache(maxsize=4)
 def _cube_at(path: str, mtime_ns: int) -> xr.Dataset:
-    from hotspot.features.cube_lazy import open_cube_lazy
-
     cube = open_cube_lazy(path)
     # the counts every unit reads are loaded once per worker; category counts stay lazy
     with local_compute():
@@ -277,8 +256,6 @@ def cube_at(path: str | Path) -> xr.Dataset:
 
 @functools.lru_cache(maxsize=2)
 def _events_at(store: str) -> pd.DataFrame:
-    from hotspot.ingest.store import read_events
-
     return read_events(Path(store))
 
 
@@ -294,8 +271,6 @@ def score_unit_at(
 ) -> UnitResult:
     """:func:`score_unit` on the cube saved at ``cube_path`` (what a worker runs), with an
     optional checkpoint: a unit already finished is read back, not recomputed."""
-    import hotspot.models  # noqa: F401  (a fresh worker process registers the models)
-
     checkpoints = UnitCheckpoints(checkpoint_dir) if checkpoint_dir else None
     if checkpoints is not None:
         done = checkpoints.load(unit, fingerprint, coverages)

@@ -31,12 +31,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hotspot.core.area import BRITISH_NATIONAL_GRID, same_crs
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.core.periods import PANDAS_FREQ, check_freq, period_starts
+from hotspot.ingest.store import AREA_FILE, read_store_meta
 
 #: lon_min, lat_min, lon_max, lat_max: contiguous United States, Alaska, Hawaii.
 _US_BOXES = ((-125.0, 24.4, -66.9, 49.4), (-170.0, 51.0, -129.9, 71.5),
@@ -99,20 +102,16 @@ def country_for_store(store: Path | str,
     Without an area: ``("GB", None)`` for an EPSG:27700 store (the holidays common to the
     whole of the UK), else ``default``.
     """
-    from hotspot.ingest.store import AREA_FILE, read_store_meta
-
     store = Path(store)
     crs = str(read_store_meta(store).get("crs", ""))
     area = store / AREA_FILE
     if area.is_file():
-        import geopandas as gpd
-
         parts = gpd.read_file(area)
         centre = gpd.GeoSeries([parts.union_all().centroid], crs=parts.crs).to_crs(4326)
         found = country_for_lonlat(float(centre.iloc[0].x), float(centre.iloc[0].y))
         if found:
             return found
-    if crs.upper() == "EPSG:27700":
+    if crs and same_crs(crs, BRITISH_NATIONAL_GRID):
         return "GB", None
     return default
 

@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 import xarray as xr
 
+from hotspot.core.area import same_crs
 from hotspot.core.atomic import atomic_path
 from hotspot.core.errors import DataError, GridError
 from hotspot.core.periods import PANDAS_FREQ, check_freq, period_range, period_starts, to_period
@@ -139,10 +140,11 @@ def cube_periods(cube: xr.Dataset) -> pd.PeriodIndex:
 
 def same_grid(a: xr.Dataset, b: xr.Dataset) -> None:
     """Raise ``GridError`` unless ``a`` and ``b`` share CRS, cell size and cells."""
-    if (a.attrs["crs"], a.attrs["cell_size_m"]) != (
-        b.attrs["crs"],
-        b.attrs["cell_size_m"],
-    ) or not np.array_equal(a["cell"].values, b["cell"].values):
+    if (
+        not same_crs(a.attrs["crs"], b.attrs["crs"])
+        or a.attrs["cell_size_m"] != b.attrs["cell_size_m"]
+        or not np.array_equal(a["cell"].values, b["cell"].values)
+    ):
         raise GridError("cubes are on different grids: rebuild them with the same area and --cell")
 
 

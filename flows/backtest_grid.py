@@ -1,11 +1,8 @@
 """Backtest and forecast grids fanned out over Dask with ``prefect_dask.DaskTaskRunner``.
 
-A grid is models x parameter sets x cell sizes x origins. The flow builds one cube per
-cell size (month by month, bounded memory: :func:`hotspot.pipeline.cube_from_store_chunked`)
-into ``OUT/cubes/``, then submits one task per work unit; each task calls
-:func:`evaluation.parallel.score_unit` (the serial backtest's own function) on the saved
-cube, so the grid's numbers equal a serial backtest's. Finished units are checkpointed in
-``OUT/units/``: run the same command again after a crash and only the missing units run.
+Prefect and Dask wiring only: the grid itself (cubes, units, batches, assembly) is
+:mod:`hotspot.grid_backtest`. One task builds each cube, one task scores each batch of
+units, one task writes each forecast.
 
 Where the tasks run:
 
@@ -21,7 +18,6 @@ Where the tasks run:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +25,13 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect_dask import DaskTaskRunner
 
-from hotspot.evaluation import parallel
-from hotspot.evaluation.metrics import DEFAULT_COVERAGES
+from hotspot import grid_backtest as grid
+from hotspot.settings import BacktestSettings, Settings, load_settings
 
-CUBES_DIR = "cubes"
-FORECASTS_DIR = "forecasts"
+build_cube_task = task(grid.build_grid_cube, name="build-grid-cube", cache_policy=NO_CACHE)
+# a Prefect task costs ~0.1-0.3 s of bookkeeping, more than a light unit: batches of units
+score_batch_task = task(grid.score_batch, name="score-units", cache_policy=NO_CACHE)
+forecast_unit_task = task(grid.forecast_unit, name="forecast-unit", cache_policy=NO_CACHE)
 
 
 def use_processes(processes: bool | None) -> bool:
@@ -63,69 +61,6 @@ def dask_task_runner(
     )
 
 
-def cube_label(cell_size_m: float) -> str:
-    return f"cell={cell_size_m:g}"
-
-
-@task(name="build-grid-cube", cache_policy=NO_CACHE)
-def build_cube_task(store: str, cell_size_m: float, freq: str, path: str) -> str:
-    from hotspot.pipeline import cube_from_store_chunked
-
-    return str(cube_from_store_chunked(Path(store), cell_size_m, freq, path=Path(path)))
-
-
-@task(name="score-units", cache_policy=NO_CACHE)
-def score_units_task(cube_path: str, units: list[parallel.WorkUnit], coverages: tuple[float, ...],
-                     fingerprint: str, checkpoint_dir: str | None,
-                     events_store: str | None) -> list[parallel.UnitResult]:
-    """A batch of units on one cube (a Prefect task costs ~0.1-0.3 s of bookkeeping, more
-    than a light unit: batching keeps the overhead small)."""
-    return [parallel.score_unit_at(cube_path, unit, coverages, events_store=events_store,
-                                   checkpoint_dir=checkpoint_dir, fingerprint=fingerprint)
-            for unit in units]
-
-
-@task(name="forecast-unit", cache_policy=NO_CACHE)
-def forecast_unit_task(cube_path: str, model: str, params: dict, out_path: str,
-                       events_store: str | None) -> str:
-    import hotspot.models  # noqa: F401  (registers the models in a fresh worker)
-    from hotspot.core.atomic import atomic_path
-    from hotspot.models.registry import make_model
-
-    cube = parallel.cube_at(cube_path)
-    events = parallel._events_at(events_store) if events_store else None
-    from hotspot.features.cube import cube_periods
-
-    with parallel.local_compute():
-        forecast = make_model(model, **params).fit(cube, cube_periods(cube)[-1],
-                                                   events=events).predict(1)
-    frame = forecast.to_dataframe().reset_index()
-    frame["model"], frame["param_set"] = model, parallel.param_set_label(params)
-    with atomic_path(out_path) as tmp:
-        frame.to_parquet(tmp, index=False)
-    return out_path
-
-
-def _cubes(store: Path, cell_sizes: Sequence[float], freq: str, out: Path,
-           cube_path: str | None) -> dict[str, str]:
-    """One cube per cell size under ``OUT/cubes`` (built one after another: a build holds
-    the store lock), or the one cube given."""
-    if cube_path:
-        if len(cell_sizes) > 1:
-            from hotspot.core.errors import ConfigError
-
-            raise ConfigError("--cube gives one cube: pass one cell size or none")
-        from hotspot.features.cube_lazy import open_cube_lazy
-
-        size = open_cube_lazy(cube_path).attrs["cell_size_m"]
-        return {cube_label(size): str(cube_path)}
-    paths = {}
-    for size in cell_sizes:
-        path = out / CUBES_DIR / f"{cube_label(size)}.zarr"
-        paths[cube_label(size)] = build_cube_task(str(store), float(size), freq, str(path))
-    return paths
-
-
 @flow(name="backtest-grid")
 def backtest_grid_flow(
     store: str,
@@ -136,79 +71,22 @@ def backtest_grid_flow(
     cell_sizes: list[float] | None = None,
     param_grid: dict[str, list[dict[str, Any]]] | None = None,
     freq: str = "M",
-    coverages: list[float] | None = None,
-    n_bootstrap: int = 2000,
-    seed: int = 0,
+    backtest: BacktestSettings | None = None,
     cube_path: str | None = None,
     resume: bool = True,
     units_per_task: int = 4,
 ) -> dict[str, str]:
     """Backtest every (cell size, model, parameter set, target) on the task runner's Dask
-    cluster; writes ``metrics.csv``, ``summary.csv``, ``fit_times.csv`` and
-    ``settings.json`` into ``out`` and returns their paths."""
-    import hotspot.models as registry  # noqa: F401
-    from hotspot.features.cube_lazy import open_cube_lazy
-    from hotspot.ingest.store import read_store_meta
-    from hotspot.models.registry import make_model
-
-    store_path, out_path = Path(store), Path(out)
-    read_store_meta(store_path)
-    cell_sizes = list(cell_sizes or [150.0])
-    coverages_t = tuple(coverages or DEFAULT_COVERAGES)
-    cubes = _cubes(store_path, cell_sizes, freq, out_path, cube_path)
-    opened = {name: open_cube_lazy(path) for name, path in cubes.items()}
-    fingerprints = {name: parallel.cube_fingerprint(c) for name, c in opened.items()}
-    units = parallel.grid_units(opened, models, first_target, last_target,
-                                next(iter(opened.values())).attrs["freq"], param_grid)
-    _check_targets(opened, first_target, last_target)
-    events_store = str(store_path) if any(make_model(m).needs_events for m in models) else None
-    if not resume:  # start afresh: drop an earlier run's finished units
-        import shutil
-
-        shutil.rmtree(out_path / parallel.UNITS_DIR, ignore_errors=True)
-    checkpoints = str(out_path)
-    batches = [units[i:i + max(1, units_per_task)]
-               for i in range(0, len(units), max(1, units_per_task))]
-    batches = [b for batch in batches for b in _split_by_cube(batch)]
-    futures = [
-        score_units_task.submit(cubes[batch[0].cube], batch, coverages_t,
-                                fingerprints[batch[0].cube], checkpoints, events_store)
-        for batch in batches
-    ]
-    # unit order, whatever order the workers finished in
-    results = [result for f in futures for result in f.result()]
-    grid = parallel.assemble_grid(results, n_bootstrap=n_bootstrap, seed=seed, settings={
-        "store": str(store_path), "models": list(models), "cubes": cubes,
-        "param_grid": param_grid or {}, "first_target": first_target,
-        "last_target": last_target, "n_units": len(units), "coverages": list(coverages_t),
-        "n_bootstrap": n_bootstrap, "seed": seed, "freq": freq,
-    })
-    return {key: str(path) for key, path in grid.save(out_path).items()}
-
-
-def _split_by_cube(batch: list[parallel.WorkUnit]) -> list[list[parallel.WorkUnit]]:
-    out: list[list[parallel.WorkUnit]] = []
-    for unit in batch:
-        if out and out[-1][0].cube == unit.cube:
-            out[-1].append(unit)
-        else:
-            out.append([unit])
-    return out
-
-
-def _check_targets(cubes: Mapping[str, Any], first: str, last: str) -> None:
-    from hotspot.core.errors import DataError
-    from hotspot.core.periods import period_label, to_period
-    from hotspot.features.cube import cube_periods
-
-    for name, cube in cubes.items():
-        periods = cube_periods(cube)
-        lo, hi = to_period(first, cube.attrs["freq"]), to_period(last, cube.attrs["freq"])
-        if lo <= periods[0] or hi > periods[-1]:
-            raise DataError(
-                f"targets {first}..{last} need history before them and must lie within cube "
-                f"{name} ({period_label(periods[0])}..{period_label(periods[-1])})"
-            )
+    cluster with ``backtest``'s coverages, bootstrap and seed (default: the settings');
+    writes ``metrics.csv``, ``summary.csv``, ``fit_times.csv`` and ``settings.json`` into
+    ``out`` and returns their paths."""
+    plan = grid.plan_backtest_grid(
+        Path(store), models, first_target, last_target, Path(out),
+        backtest=backtest or load_settings().backtest, cell_sizes=cell_sizes or [150.0],
+        param_grid=param_grid, freq=freq, cube_path=cube_path, resume=resume,
+        units_per_task=units_per_task, build=build_cube_task)
+    futures = [score_batch_task.submit(plan, batch, out) for batch in plan.batches]
+    return grid.finish_backtest_grid(plan, [r for f in futures for r in f.result()], Path(out))
 
 
 @flow(name="forecast-grid")
@@ -222,34 +100,28 @@ def forecast_grid_flow(
 ) -> list[str]:
     """Fit every (cell size, model, parameter set) on all periods and write next period's
     forecast to ``OUT/forecasts/<cube>/<model>[<params>].parquet``; returns the paths."""
-    import hotspot.models as registry  # noqa: F401
-    from hotspot.models.registry import make_model
-
-    store_path, out_path = Path(store), Path(out)
-    cubes = _cubes(store_path, list(cell_sizes or [150.0]), freq, out_path, None)
-    events_store = str(store_path) if any(make_model(m).needs_events for m in models) else None
-    futures = []
-    for name, path in cubes.items():
-        for model in models:
-            for params in (param_grid or {}).get(model) or [{}]:
-                label = parallel.param_set_label(params)
-                target = out_path / FORECASTS_DIR / name / (
-                    f"{model}[{label}].parquet" if label else f"{model}.parquet")
-                futures.append(forecast_unit_task.submit(path, model, params, str(target),
-                                                         events_store))
+    cubes = grid.grid_cubes(Path(store), cell_sizes or [150.0], freq, Path(out),
+                            build=build_cube_task)
+    events_store = grid.events_store_for(Path(store), models)
+    futures = [forecast_unit_task.submit(*job, events_store)
+               for job in grid.forecast_jobs(cubes, models, Path(out), param_grid)]
     return [f.result() for f in futures]
 
 
 def run_backtest_grid(
     *,
+    settings: Settings | None = None,
     dask_address: str | None = None,
     n_workers: int = 2,
     processes: bool | None = None,
     **flow_kwargs: Any,
 ) -> dict[str, str]:
-    """Run :func:`backtest_grid_flow` on a Dask runner chosen from the arguments."""
+    """Run :func:`backtest_grid_flow` on a Dask runner chosen from the arguments, with the
+    backtest settings of ``settings``."""
     runner = dask_task_runner(dask_address, n_workers, processes)
-    return backtest_grid_flow.with_options(task_runner=runner)(**flow_kwargs)
+    backtest = (settings or load_settings()).backtest
+    return backtest_grid_flow.with_options(task_runner=runner)(backtest=backtest,
+                                                               **flow_kwargs)
 
 
 def run_forecast_grid(

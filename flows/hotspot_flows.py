@@ -1,4 +1,8 @@
-"""The flows: ingest, build cube, backtest, forecast, and the whole pipeline in order."""
+"""The flows: ingest, build cube, backtest, forecast, and the whole pipeline in order.
+
+Each flow builds the settings once (``config``, ``HOTSPOT_*``, then its own arguments)
+and calls one library function; ``pipeline_flow`` runs ``run_pipeline``'s steps as tasks.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +10,48 @@ from pathlib import Path
 
 from prefect import flow
 
-from hotspot.flows.steps import backtest_task, cube_task, forecast_task, ingest_task
+from hotspot.flows.steps import task_step
+from hotspot.pipeline import (
+    build_store_cube,
+    ingest_paths,
+    run_backtest,
+    run_forecast,
+    run_pipeline,
+)
+from hotspot.settings import load_settings
 
 
 @flow(name="ingest")
-def ingest_flow(
-    paths: list[Path], store: Path, area: Path | None = None, area_filter: str | None = None
-) -> dict:
-    return ingest_task(paths, store, area, area_filter)
+def ingest_flow(paths: list[Path], store: Path, area: Path | None = None,
+                area_filter: str | None = None, config: Path | None = None) -> dict:
+    settings = load_settings(config, store=store, area=area, area_filter=area_filter)
+    report = ingest_paths(paths, settings)
+    return {"n_rows": report.n_rows, "n_events": report.n_events,
+            "n_quarantined": report.n_quarantined}
 
 
 @flow(name="build-cube")
-def cube_flow(store: Path, cell_size_m: float = 150.0, freq: str = "M") -> Path:
-    return cube_task(store, cell_size_m, freq)
+def cube_flow(store: Path, cell_size_m: float | None = None, freq: str | None = None,
+              config: Path | None = None) -> Path:
+    return build_store_cube(load_settings(config, store=store, cell_size_m=cell_size_m,
+                                          freq=freq))
 
 
 @flow(name="backtest")
-def backtest_flow(
-    store: Path, models: list[str], first_target: str, last_target: str, out: Path, seed: int = 0
-) -> dict[str, Path]:
-    return backtest_task(store, models, first_target, last_target, out, seed)
+def backtest_flow(store: Path, models: list[str], first_target: str, last_target: str,
+                  out: Path, config: Path | None = None) -> dict[str, Path]:
+    settings = load_settings(config, store=store, out=out)
+    result = run_backtest(settings.store, models, first_target, last_target,
+                          settings=settings.backtest, model_params=settings.model_params)
+    return result.save(settings.out)
 
 
 @flow(name="forecast")
-def forecast_flow(
-    store: Path, model: str, out: Path, backtest_periods: int = 6, seed: int = 0
-) -> dict[str, Path]:
-    return forecast_task(store, model, out, backtest_periods, seed)
+def forecast_flow(store: Path, model: str, out: Path, backtest_periods: int | None = None,
+                  config: Path | None = None) -> dict[str, Path]:
+    settings = load_settings(config, store=store, out=out, model=model,
+                             backtest_periods=backtest_periods)
+    return run_forecast(settings).outputs
 
 
 @flow(name="hotspot-pipeline")
@@ -42,12 +61,13 @@ def pipeline_flow(
     out: Path,
     area: Path | None = None,
     area_filter: str | None = None,
-    cell_size_m: float = 150.0,
-    model: str = "naive-mean",
-    backtest_periods: int = 6,
-    seed: int = 0,
+    cell_size_m: float | None = None,
+    model: str | None = None,
+    backtest_periods: int | None = None,
+    config: Path | None = None,
 ) -> dict[str, Path]:
     """Ingest → cube → forecast (with its recent backtest record in the report)."""
-    ingest_task(paths, store, area, area_filter)
-    cube_task(store, cell_size_m, "M")
-    return forecast_task(store, model, out, backtest_periods, seed)
+    settings = load_settings(config, store=store, out=out, area=area, area_filter=area_filter,
+                             cell_size_m=cell_size_m, model=model,
+                             backtest_periods=backtest_periods)
+    return run_pipeline(paths, settings, step=task_step()).outputs

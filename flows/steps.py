@@ -1,41 +1,31 @@
-"""Prefect tasks over the library steps. Each returns small, serialisable results
-(paths and summaries) so runs are cheap to record."""
+"""The Prefect side of a library ``Step``: run each named step as a task.
+
+The library writes each run's step order once (``hotspot.pipeline.run_pipeline``,
+``hotspot.nightly.run_nightly``) and sends every step through a ``step`` callable; the
+flows pass :func:`task_step`, so the Prefect UI shows one task per step.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
-from hotspot.core.area import load_area
-from hotspot.ingest.police_uk import ingest_police_uk
-from hotspot.pipeline import cube_from_store, run_backtest, run_forecast, save_store_cube
+from hotspot.pipeline import Step
 
-
-@task(name="ingest-police-uk")
-def ingest_task(
-    paths: list[Path], store: Path, area: Path | None = None, area_filter: str | None = None
-) -> dict:
-    study_area = load_area(area, area_filter) if area else None
-    report = ingest_police_uk(paths, store, area=study_area)
-    return {"n_rows": report.n_rows, "n_events": report.n_events,
-            "n_quarantined": report.n_quarantined}
+T = TypeVar("T")
 
 
-@task(name="build-cube")
-def cube_task(store: Path, cell_size_m: float = 150.0, freq: str = "M") -> Path:
-    return save_store_cube(cube_from_store(store, cell_size_m, freq), store)
+def task_step(retries: Mapping[str, tuple[int, float]] | None = None) -> Step:
+    """A :class:`~hotspot.pipeline.Step` running each step as a Prefect task named after
+    it; ``retries`` gives ``(retries, delay_s)`` by step name (downloads only)."""
 
+    def step(name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        n_retries, delay_s = (retries or {}).get(name, (0, 0.0))
+        as_task = task(fn, name=name, cache_policy=NO_CACHE, retries=n_retries,
+                       retry_delay_seconds=delay_s)
+        return as_task(*args, **kwargs)
 
-@task(name="backtest")
-def backtest_task(
-    store: Path, models: list[str], first_target: str, last_target: str, out: Path, seed: int = 0
-) -> dict[str, Path]:
-    return run_backtest(store, models, first_target, last_target, seed=seed).save(out)
-
-
-@task(name="forecast")
-def forecast_task(
-    store: Path, model: str, out: Path, backtest_periods: int = 6, seed: int = 0
-) -> dict[str, Path]:
-    return run_forecast(store, model, out, backtest_periods=backtest_periods, seed=seed).outputs
+    return step

@@ -22,20 +22,12 @@ from hotspot.core.area import _check_metric as check_metric_crs
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.core.locking import store_lock
 from hotspot.core.progress import ProgressCallback, no_progress
-from hotspot.ingest._rows import (
-    CommonChecks,
-    Rows,
-    commit,
-    file_input,
-    month_labels,
-    read_header,
-    read_strings,
-    require_columns,
-    set_lonlat,
-    set_xy,
-    slugify,
-)
-from hotspot.ingest.report import IngestReport, utc_now
+from hotspot.ingest._checks import CommonChecks, month_labels
+from hotspot.ingest._commit import commit
+from hotspot.ingest._coordinates import set_lonlat, set_xy
+from hotspot.ingest._read import file_input, read_header, read_strings, require_columns, slugify
+from hotspot.ingest._rows import Rows
+from hotspot.ingest.report import IngestReport, InputFile, utc_now
 from hotspot.ingest.schema import BAD_TIME
 
 #: ``category`` of every event when no category column is given.
@@ -153,7 +145,7 @@ def ingest_csv(
         return commit(
             rows.frame(),
             inputs=[inp],
-            files=[{"file": inp.label, "sha256": sha256, "n_rows": table.num_rows}],
+            files=[InputFile(inp.label, sha256, table.num_rows)],
             tables=lambda _inp: table,
             store=store,
             crs=store_crs,

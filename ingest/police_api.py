@@ -15,64 +15,47 @@ does about its limits (../shared/POLICE_UK.md §2):
 - **Offline / silent**: every request has a timeout; a connection failure or repeated
   timeouts end in ``DataError("police.uk API unreachable at URL: ...")``.
 
-Records become rows of the street-level CSV (``records_to_street_rows``) and are written
-as ``STORE/raw/api/YYYY-MM/YYYY-MM-<force>-street.csv``, so they are ingested by the very
-same validation and quarantine code as downloaded files (``ingest.police_uk``).
+Records become rows of the street-level CSV (:mod:`~hotspot.ingest.police_api_records`)
+written as ``STORE/raw/api/YYYY-MM/YYYY-MM-<force>-street.csv``, so they are ingested by
+the very same validation and quarantine code as downloaded files (``ingest.police_uk``).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import shapely
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from hotspot.core.atomic import write_text_atomic
 from hotspot.core.errors import DataError
-from hotspot.ingest.police_uk import STREET_COLUMNS
+from hotspot.ingest.police_api_geometry import (
+    encode_poly,
+    polygon_parts,
+    polygon_rings,
+    quadrants,
+    query_polygon,
+)
+from hotspot.ingest.police_api_records import (
+    api_csv_path,
+    record_key,
+    records_to_street_rows,
+    street_csv_text,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://data.police.uk/api"
 #: police.uk refuses request lines longer than this (400 "Request Line is too large").
 MAX_GET_CHARS = 4094
-#: Raw API records are kept under ``STORE/raw/api/YYYY-MM/``.
-RAW_API_DIR = Path("raw") / "api"
-
-#: Category slug → the "Crime type" the bulk CSVs use (POLICE_UK.md §3), current and historic.
-CATEGORY_NAMES: dict[str, str] = {
-    "anti-social-behaviour": "Anti-social behaviour",
-    "bicycle-theft": "Bicycle theft",
-    "burglary": "Burglary",
-    "criminal-damage-arson": "Criminal damage and arson",
-    "drugs": "Drugs",
-    "other-theft": "Other theft",
-    "possession-of-weapons": "Possession of weapons",
-    "public-order": "Public order",
-    "robbery": "Robbery",
-    "shoplifting": "Shoplifting",
-    "theft-from-the-person": "Theft from the person",
-    "vehicle-crime": "Vehicle crime",
-    "violent-crime": "Violence and sexual offences",
-    "other-crime": "Other crime",
-    # before 2013-05 (UNCONFIRMED dates, §3)
-    "public-disorder-weapons": "Public disorder and weapons",
-}
-#: The 14 categories police.uk publishes today (``all-crime`` is a query slug only).
-CURRENT_CATEGORIES: tuple[str, ...] = tuple(
-    name for slug, name in CATEGORY_NAMES.items() if slug != "public-disorder-weapons"
-)
 
 
 class TooManyResults(Exception):
@@ -342,131 +325,11 @@ class PoliceAPIClient:
             found.setdefault(record_key(record), record)
 
 
-# -------------------------------------------------------------------- geometry helpers
-
-
-def encode_poly(ring: Sequence[tuple[float, float]]) -> str:
-    """``lat,lng:lat,lng:…`` (6 decimals) from ``(lon, lat)`` vertices; the closing vertex
-    is dropped (the API closes the ring itself)."""
-    points = list(ring)
-    if len(points) > 1 and points[0] == points[-1]:
-        points = points[:-1]
-    if len(points) < 3:
-        raise DataError("a police.uk poly needs at least three vertices")
-    return ":".join(f"{lat:.6f},{lon:.6f}" for lon, lat in points)
-
-
-def polygon_parts(geometry: BaseGeometry) -> list[Polygon]:
-    """The polygons of any geometry (collections flattened, lines and points dropped)."""
-    if geometry.is_empty:
-        return []
-    if isinstance(geometry, Polygon):
-        return [geometry] if geometry.area > 0 else []
-    if isinstance(geometry, MultiPolygon) or hasattr(geometry, "geoms"):
-        return [p for g in geometry.geoms for p in polygon_parts(g)]
-    return []
-
-
-def polygon_rings(geometry: BaseGeometry) -> list[list[tuple[float, float]]]:
-    """Exterior rings (holes are ignored: points in them are quarantined at ingest)."""
-    return [list(p.exterior.coords) for p in polygon_parts(geometry)]
-
-
-def quadrants(piece: BaseGeometry) -> list[Polygon]:
-    """The four quadrants of ``piece``'s bounding box."""
-    minx, miny, maxx, maxy = piece.bounds
-    mx, my = (minx + maxx) / 2, (miny + maxy) / 2
-    return [box(minx, miny, mx, my), box(mx, miny, maxx, my),
-            box(minx, my, mx, maxy), box(mx, my, maxx, maxy)]
-
-
-def query_polygon(area_wgs84: BaseGeometry, buffer_deg: float = 0.0003,
-                  tolerance_deg: float = 0.0001) -> BaseGeometry:
-    """The area as sent to the API: buffered a little (about 30 m, so points snapped onto
-    the boundary are not lost) and simplified (fewer vertices, shorter requests).
-
-    Points the buffer adds outside the area are quarantined as ``outside_study_area`` at
-    ingest, exactly like the out-of-area rows of a downloaded file."""
-    grown = area_wgs84.buffer(buffer_deg)
-    return shapely.simplify(grown, tolerance_deg, preserve_topology=True)
-
-
-def record_key(record: dict) -> str:
-    """De-duplication key of a record returned by two tiles: ``persistent_id`` with the
-    API's ``id`` (stable within one fetch; anti-social behaviour has only the ``id``).
-
-    Two *different* records sharing a ``persistent_id`` (police.uk has such pairs) keep
-    their distinct ``id`` and are both kept, so ingest sees them exactly as in the bulk
-    file (the second one quarantined as ``duplicate_crime_id``)."""
-    pid = str(record.get("persistent_id") or "")
-    if record.get("id") is not None:
-        return f"{pid}:{record['id']}"
-    if pid:
-        return f"{pid}:"
-    return "h:" + hashlib.sha1(repr(sorted(record.items())).encode()).hexdigest()
-
-
 def _json(response: httpx.Response, url: str) -> Any:
     try:
         return response.json()
     except ValueError:
         raise DataError(f"police.uk API {url} answered something that is not JSON") from None
-
-
-# -------------------------------------------------------------------- records → rows
-
-
-def category_name(slug: str) -> str:
-    """The CSV "Crime type" of an API category slug (unknown slugs are kept as given)."""
-    if slug not in CATEGORY_NAMES:
-        log.warning("police.uk API: unknown crime category slug %r kept as is", slug)
-    return CATEGORY_NAMES.get(slug, slug)
-
-
-def records_to_street_rows(
-    records: Iterable[dict], month: str, force_name: str = ""
-) -> list[dict[str, str]]:
-    """API crime records → rows of a police.uk street-level CSV (``STREET_COLUMNS``).
-
-    ``Crime ID`` is the ``persistent_id`` (blank for anti-social behaviour, as in the
-    CSVs); a null ``location`` gives blank coordinates (quarantined as ``no_coordinates``
-    at ingest); the LSOA is unknown to the API and left blank.
-    """
-    rows = []
-    for record in records:
-        location = record.get("location") or {}
-        street = location.get("street") or {}
-        outcome = record.get("outcome_status") or {}
-        rows.append({
-            "Crime ID": str(record.get("persistent_id") or ""),
-            "Month": str(record.get("month") or month),
-            "Reported by": force_name,
-            "Falls within": force_name,
-            "Longitude": str(location.get("longitude") or ""),
-            "Latitude": str(location.get("latitude") or ""),
-            "Location": str(street.get("name") or ("No Location" if not location else "")),
-            "LSOA code": "",
-            "LSOA name": "",
-            "Crime type": category_name(str(record.get("category") or "")),
-            "Last outcome category": str(outcome.get("category") or ""),
-            "Context": str(record.get("context") or ""),
-        })
-    rows.sort(key=lambda r: (r["Crime type"], r["Crime ID"], r["Longitude"], r["Latitude"],
-                             r["Location"], r["Last outcome category"]))
-    return rows
-
-
-def street_csv_text(rows: Sequence[dict[str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(STREET_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def api_csv_path(store: Path | str, month: str, force: str = "api") -> Path:
-    """``STORE/raw/api/YYYY-MM/YYYY-MM-<force>-street.csv``."""
-    return Path(store) / RAW_API_DIR / month / f"{month}-{force}-street.csv"
 
 
 @dataclass(frozen=True)

@@ -41,22 +41,21 @@ from hotspot.core.area import _check_metric as check_metric_crs
 from hotspot.core.errors import DataError
 from hotspot.core.locking import ensure_unlocked, store_lock
 from hotspot.core.progress import ProgressCallback, no_progress
-from hotspot.ingest._rows import (
-    CommonChecks,
+from hotspot.ingest._checks import CommonChecks
+from hotspot.ingest._commit_spilled import commit_spilled
+from hotspot.ingest._coordinates import flag_outside_country, set_lonlat
+from hotspot.ingest._read import (
     CsvInput,
     CsvStream,
-    Rows,
-    Spill,
-    commit_spilled,
     file_sha256,
-    flag_outside_country,
     read_header,
     require_columns,
     reread_raw,
-    set_lonlat,
     slugify,
 )
-from hotspot.ingest.report import IngestReport, utc_now
+from hotspot.ingest._rows import Rows
+from hotspot.ingest._spill import Spill
+from hotspot.ingest.report import IngestReport, InputFile, utc_now
 from hotspot.ingest.schema import BAD_MONTH, INVALID_MONTH
 
 STREET_COLUMNS = (
@@ -138,9 +137,9 @@ def ingest_police_uk(
             with spill.input(done, inp) as park:
                 for table in stream:
                     park(_parse(inp, table, checks, row_offset=stream.n_rows - table.num_rows))
-            files.append({"file": inp.label, "sha256": stream.sha256, "n_rows": stream.n_rows})
+            files.append(InputFile(inp.label, stream.sha256, stream.n_rows))
         progress("ingest police-uk", len(inputs), len(inputs))
-        if not sum(f["n_rows"] for f in files):
+        if not sum(f.n_rows for f in files):
             raise DataError(
                 f"no rows in {', '.join(str(p) for p in paths)}: the street CSVs hold only "
                 "headers; download months that have data"
@@ -161,14 +160,16 @@ def ingest_police_uk(
             )
 
 
-def _drop_identical_copies(inputs: list[CsvInput]) -> tuple[list[CsvInput], list[dict]]:
+def _drop_identical_copies(
+    inputs: list[CsvInput],
+) -> tuple[list[CsvInput], list[InputFile]]:
     """Keep one of several byte-identical files for the same (month, force); refuse copies
     that differ. Returns the inputs to read and report entries for the skipped copies."""
     groups: dict[tuple[str, str], list[CsvInput]] = {}
     for inp in inputs:
         if inp.month:
             groups.setdefault((inp.month, inp.source), []).append(inp)
-    skipped: dict[str, dict] = {}
+    skipped: dict[str, InputFile] = {}
     for (month, source), same in groups.items():
         if len(same) < 2:
             continue
@@ -181,8 +182,8 @@ def _drop_identical_copies(inputs: list[CsvInput]) -> tuple[list[CsvInput], list
                 "the newest download)"
             )
         for inp, digest in zip(same[1:], digests[1:], strict=True):
-            skipped[inp.label] = {"file": inp.label, "sha256": digest, "n_rows": 0,
-                                  "note": f"skipped: identical copy of {same[0].label}"}
+            skipped[inp.label] = InputFile(inp.label, digest, 0,
+                                           f"skipped: identical copy of {same[0].label}")
     return [inp for inp in inputs if inp.label not in skipped], list(skipped.values())
 
 
@@ -209,7 +210,7 @@ def _classify(name: str, explicit: bool) -> tuple[str | None, str | None]:
 
 def _discover(
     paths: Sequence[Path | str], archives: ExitStack
-) -> tuple[list[CsvInput], list[dict]]:
+) -> tuple[list[CsvInput], list[InputFile]]:
     """Street CSVs to read (sorted by label, each once) and skipped files for the report."""
     if not paths:
         raise DataError("no input given: pass police.uk street CSVs, folders or a .zip")
@@ -252,10 +253,7 @@ def _discover(
                 f"{kind} {path} holds no police.uk street-level file (*-street.csv): "
                 "pass the folder or archive downloaded from data.police.uk"
             )
-    notes = [
-        {"file": label, "sha256": None, "n_rows": 0, "note": note}
-        for label, note in sorted(skipped.items())
-    ]
+    notes = [InputFile(label, None, 0, note) for label, note in sorted(skipped.items())]
     return [inputs[label] for label in sorted(inputs)], notes
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from hotspot.core.atomic import write_text_atomic
@@ -32,7 +32,45 @@ def _reason_order(reason: str) -> int:
     return REASONS.index(reason) if reason in REASONS else len(REASONS)
 
 
-@dataclass(frozen=True, eq=False)  # frames do not compare with ==
+@dataclass(frozen=True)
+class InputFile:
+    """One input file of an ingest run.
+
+    ``sha256`` is ``None`` for files that were not read; ``note`` says why a file was
+    skipped (police.uk outcomes or stop-and-search files, identical copies), with
+    ``n_rows`` 0.
+    """
+
+    file: str
+    sha256: str | None
+    n_rows: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RowCount:
+    """``n`` rows of ``month`` with one outcome: ``reason`` is :data:`EVENT` for accepted
+    rows, else a quarantine reason; ``month`` is ``YYYY-MM`` or ``"invalid"``."""
+
+    month: str
+    reason: str
+    n: int
+
+
+@dataclass(frozen=True)
+class MonthCounts:
+    """One month's rows by outcome (:data:`EVENT` first, then reasons in precedence order)."""
+
+    month: str
+    by_outcome: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        """Rows of the month, events and quarantined."""
+        return sum(self.by_outcome.values())
+
+
+@dataclass(frozen=True)
 class IngestReport:
     """The outcome of one ingest run.
 
@@ -41,32 +79,25 @@ class IngestReport:
     store
         The event store written to.
     counts
-        Long form ``month, reason, n``: ``reason`` is ``"event"`` for accepted rows, else a
-        quarantine reason; ``month`` is ``YYYY-MM`` or ``"invalid"`` for unreadable dates.
+        Rows per month and outcome, sorted by month then outcome (events first).
     files
-        ``file, sha256, n_rows, note``: every input file; files that were skipped (police.uk
-        outcomes or stop-and-search files) have ``n_rows`` 0 and say why in ``note``.
+        Every input file, read or skipped.
     started_at, finished_at
         UTC times as ISO 8601 text.
     """
 
     store: Path
-    counts: pd.DataFrame
-    files: pd.DataFrame
+    counts: tuple[RowCount, ...]
+    files: tuple[InputFile, ...]
     started_at: str
     finished_at: str
 
     def __post_init__(self) -> None:
-        counts = self.counts.reindex(columns=COUNT_COLUMNS)
-        counts = counts.assign(n=counts["n"].astype("int64"))
-        counts = counts.assign(_order=counts["reason"].map(_reason_order))
-        counts = counts.sort_values(["month", "_order"], kind="stable").drop(columns="_order")
-        files = self.files.reindex(columns=FILE_COLUMNS)
-        files = files.assign(n_rows=files["n_rows"].astype("int64"))
+        counts = sorted(self.counts, key=lambda c: (c.month, _reason_order(c.reason)))
         object.__setattr__(self, "store", Path(self.store))
-        object.__setattr__(self, "counts", counts.reset_index(drop=True))
-        object.__setattr__(self, "files", files.reset_index(drop=True))
-        counted = int(self.counts["n"].sum())
+        object.__setattr__(self, "counts", tuple(counts))
+        object.__setattr__(self, "files", tuple(self.files))
+        counted = sum(c.n for c in self.counts)
         if counted != self.n_rows:
             raise ValueError(
                 f"ingest report does not add up: {self.n_rows} rows read from the files but "
@@ -76,26 +107,44 @@ class IngestReport:
     @property
     def n_rows(self) -> int:
         """Rows read from all input files."""
-        return int(self.files["n_rows"].to_numpy().sum())
+        return sum(f.n_rows for f in self.files)
 
     @property
     def n_events(self) -> int:
         """Rows that became events."""
-        return int(self.counts["n"].to_numpy()[self._is_event].sum())
+        return sum(c.n for c in self.counts if c.reason == EVENT)
 
     @property
     def n_quarantined(self) -> int:
         """Rows quarantined with a reason."""
-        return int(self.counts["n"].to_numpy()[~self._is_event].sum())
+        return sum(c.n for c in self.counts if c.reason != EVENT)
 
     @property
-    def _is_event(self) -> np.ndarray:
-        return self.counts["reason"].to_numpy(dtype=object) == EVENT
+    def by_reason(self) -> dict[str, int]:
+        """Quarantined rows per reason (over all months), in precedence order."""
+        totals: dict[str, int] = {}
+        for c in self.counts:
+            if c.reason != EVENT:
+                totals[c.reason] = totals.get(c.reason, 0) + c.n
+        return {r: totals[r] for r in sorted(totals, key=_reason_order)}
+
+    @property
+    def outcomes(self) -> list[str]:
+        """:data:`EVENT` and every reason seen, in precedence order."""
+        return sorted({c.reason for c in self.counts} | {EVENT}, key=_reason_order)
+
+    def by_month(self) -> list[MonthCounts]:
+        """Rows per month (sorted) and outcome, every outcome of :attr:`outcomes` present."""
+        table: dict[str, dict[str, int]] = {}
+        for c in self.counts:
+            row = table.setdefault(c.month, dict.fromkeys(self.outcomes, 0))
+            row[c.reason] += c.n
+        return [MonthCounts(month, table[month]) for month in sorted(table)]
 
     @property
     def months(self) -> list[str]:
         """Months (``YYYY-MM``) that had at least one row, sorted."""
-        return sorted(set(self.counts["month"]) - {INVALID_MONTH})
+        return sorted({c.month for c in self.counts} - {INVALID_MONTH})
 
     @property
     def stamp(self) -> str:
@@ -109,25 +158,20 @@ class IngestReport:
 
     def to_frame(self) -> pd.DataFrame:
         """Counts pivoted: one row per month, columns ``event``, each reason seen, ``total``."""
-        reasons = sorted(set(self.counts["reason"]) | {EVENT}, key=_reason_order)
-        table = self.counts.groupby(["month", "reason"])["n"].sum().unstack(fill_value=0)
-        table = table.reindex(columns=reasons, fill_value=0).astype("int64")
-        table["total"] = table.sum(axis=1)
-        table.columns.name = None
-        return table.sort_index().reset_index()
+        rows = [{"month": m.month, **m.by_outcome, "total": m.total} for m in self.by_month()]
+        frame = pd.DataFrame(rows, columns=["month", *self.outcomes, "total"])
+        return frame.astype({c: "int64" for c in frame.columns if c != "month"})
 
     def summary(self) -> str:
         """A few lines of plain text: rows, events, quarantined by reason, months, files."""
-        n_files = int(self.files["note"].isna().sum())
+        n_files = sum(f.note is None for f in self.files)
         n_skipped = len(self.files) - n_files
         lines = [
             f"ingested {self.n_rows:,} rows from {n_files} file(s) into {self.store}",
             f"  events:      {self.n_events:,}",
             f"  quarantined: {self.n_quarantined:,}",
         ]
-        by_reason = self.counts[self.counts["reason"] != EVENT].groupby("reason")["n"].sum()
-        for reason in sorted(by_reason.index, key=_reason_order):
-            lines.append(f"    {reason}: {int(by_reason[reason]):,}")
+        lines += [f"    {reason}: {n:,}" for reason, n in self.by_reason.items()]
         months = self.months
         if months:
             lines.append(f"  months: {months[0]} .. {months[-1]} ({len(months)})")
@@ -137,7 +181,6 @@ class IngestReport:
 
     def to_dict(self) -> dict:
         """Everything in the report as plain JSON-able values."""
-        files = self.files.astype(object).where(self.files.notna(), None)
         return {
             "store": str(self.store),
             "started_at": self.started_at,
@@ -145,8 +188,8 @@ class IngestReport:
             "n_rows": self.n_rows,
             "n_events": self.n_events,
             "n_quarantined": self.n_quarantined,
-            "counts": self.counts.astype(object).to_dict(orient="records"),
-            "files": files.to_dict(orient="records"),
+            "counts": [asdict(c) for c in self.counts],
+            "files": [asdict(f) for f in self.files],
         }
 
     @classmethod
@@ -155,8 +198,8 @@ class IngestReport:
         data = json.loads(Path(path).read_text())
         return cls(
             store=Path(data["store"]),
-            counts=pd.DataFrame(data["counts"], columns=COUNT_COLUMNS),
-            files=pd.DataFrame(data["files"], columns=FILE_COLUMNS),
+            counts=tuple(RowCount(**{k: c[k] for k in COUNT_COLUMNS}) for c in data["counts"]),
+            files=tuple(InputFile(**{k: f.get(k) for k in FILE_COLUMNS}) for f in data["files"]),
             started_at=data["started_at"],
             finished_at=data["finished_at"],
         )
@@ -166,9 +209,9 @@ class IngestReport:
         frame = self.to_frame()
         lines = [f"# Ingest {self.stamp}", "", "```", self.summary(), "```", ""]
         lines += [f"started {self.started_at}, finished {self.finished_at}", ""]
-        lines += _markdown_table(frame) + [""]
-        files = self.files.astype(object).where(self.files.notna(), "")
-        lines += ["## Files", ""] + _markdown_table(files)
+        lines += _markdown_table(list(frame.columns), frame.itertuples(index=False)) + [""]
+        files = ([f.file, f.sha256 or "", f.n_rows, f.note or ""] for f in self.files)
+        lines += ["## Files", ""] + _markdown_table(FILE_COLUMNS, files)
         return "\n".join(lines) + "\n"
 
     def save(self) -> Path:
@@ -179,8 +222,8 @@ class IngestReport:
         return path
 
 
-def _markdown_table(frame: pd.DataFrame) -> list[str]:
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+def _markdown_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    header = "| " + " | ".join(str(c) for c in columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
     return [header, rule, *body]

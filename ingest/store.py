@@ -22,7 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from pyproj.exceptions import CRSError
 
+from hotspot.core.area import same_crs
 from hotspot.core.atomic import atomic_path, write_text_atomic
 from hotspot.core.errors import DataError
 from hotspot.ingest.schema import EVENT_COLUMNS, EVENTS_SCHEMA, QUARANTINE_SCHEMA
@@ -53,15 +55,30 @@ def init_store(store: Path, crs: str, time_resolution: TimeResolution) -> dict:
     if (store / META_FILE).exists():
         meta = read_store_meta(store)
         for key, value in wanted.items():
-            if meta.get(key) != value:
+            held = meta.get(key)
+            same = _same_store_crs(held, value) if key == "crs" else held == value
+            if not same:
                 raise DataError(
-                    f"store {store} holds {key}={meta.get(key)!r} but this ingest needs "
+                    f"store {store} holds {key}={held!r} but this ingest needs "
                     f"{value!r}: use a separate --store for this source"
                 )
         return meta
     store.mkdir(parents=True, exist_ok=True)
     write_text_atomic(store / META_FILE, json.dumps(wanted, indent=2))
     return wanted
+
+
+def _same_store_crs(held: object, wanted: str) -> bool:
+    """Whether the CRS a store holds (any spelling pyproj reads) is ``wanted``."""
+    if not isinstance(held, str):
+        return False
+    try:
+        return same_crs(held, wanted)
+    except CRSError:
+        raise DataError(
+            f"{META_FILE} holds crs={held!r}, which pyproj cannot read: write it as e.g. "
+            "EPSG:27700 or re-ingest into a new --store"
+        ) from None
 
 
 def _partition_file(store: Path, kind: str, month: str, source: str) -> Path:

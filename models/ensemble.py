@@ -31,8 +31,8 @@ from hotspot.core.errors import ConfigError, HotspotError
 from hotspot.core.periods import period_label
 from hotspot.core.ranking import DEVIANCE_FLOOR
 from hotspot.features.cube import cube_periods
-from hotspot.models.base import BaseForecaster
-from hotspot.models.registry import make_model, register
+from hotspot.models.base import BaseForecaster, Covariates
+from hotspot.models.registry import make_model
 
 DEFAULT_MEMBERS = ("naive-mean", "naive-longrun", "glm", "gbm", "prospective-hotspot")
 
@@ -68,7 +68,6 @@ def simplex_weights(forecasts: np.ndarray, observed: np.ndarray) -> tuple[np.nda
     return weights / weights.sum(), result
 
 
-@register
 class Ensemble(BaseForecaster):
     """Simplex-weighted blend of member forecasts, weights from an internal backtest."""
 
@@ -77,31 +76,35 @@ class Ensemble(BaseForecaster):
     def __init__(self, members: Sequence[str] = DEFAULT_MEMBERS,
                  member_params: Mapping[str, Mapping[str, Any]] | None = None,
                  n_weight_origins: int = 6) -> None:
-        members = tuple(members)
+        self.members = members
+        self.member_params = member_params
+        self.n_weight_origins = n_weight_origins
+
+    def _validate_params(self) -> None:
+        members = tuple(self.members)
         if not members or len(set(members)) != len(members) or "ensemble" in members:
             raise ConfigError(f"ensemble members must be distinct models other than ensemble, "
                               f"got {members}")
-        if int(n_weight_origins) < 1:
+        if int(self.n_weight_origins) < 1:
             raise ConfigError(f"ensemble n_weight_origins must be at least 1, "
-                              f"got {n_weight_origins}")
-        self.members = members
-        self.member_params = {k: dict(v) for k, v in (member_params or {}).items()}
-        self.n_weight_origins = int(n_weight_origins)
-        for name in members:  # fail early on an unknown member or bad parameter
-            make_model(name, **self.member_params.get(name, {}))
+                              f"got {self.n_weight_origins}")
+        for name in members:  # an unknown member or a bad member parameter fails here
+            self._member(name)
 
     def _member(self, name: str) -> BaseForecaster:
-        return make_model(name, **self.member_params.get(name, {}))
+        return make_model(name, **(self.member_params or {}).get(name, {}))
 
-    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None,
+             covariates: Covariates | None) -> None:
+        members = tuple(self.members)
         periods = cube_periods(history)
         counts = history["counts"].values.astype(float)
         n_t = len(periods)
         forecasts, observed, origins, skipped = [], [], [], []
-        for o in range(max(0, n_t - 1 - self.n_weight_origins), n_t - 1):  # earlier origins
+        for o in range(max(0, n_t - 1 - int(self.n_weight_origins)), n_t - 1):  # earlier ones
             try:
                 row = [self._member(name).fit(history, periods[o], events).predict(1).values[0]
-                       for name in self.members]
+                       for name in members]
             except HotspotError as exc:  # e.g. too little history for a member this early
                 skipped.append({"origin": period_label(periods[o]), "reason": str(exc)})
                 continue
@@ -116,24 +119,25 @@ class Ensemble(BaseForecaster):
             self.optimiser_ = {"success": bool(result.success), "n_iter": int(result.nit),
                                "message": str(result.message)}
             self.member_deviance_ = {
-                name: blend_deviance(np.eye(len(self.members))[i], stack, obs)[0]
-                for i, name in enumerate(self.members)}
+                name: blend_deviance(np.eye(len(members))[i], stack, obs)[0]
+                for i, name in enumerate(members)}
             self.blend_deviance_ = blend_deviance(self.weights_, stack, obs)[0]
         else:
-            self.weights_ = np.full(len(self.members), 1.0 / len(self.members))
+            self.weights_ = np.full(len(members), 1.0 / len(members))
             self.optimiser_ = {"success": False, "n_iter": 0,
                                "message": "no usable internal origin: equal weights"}
             self.member_deviance_, self.blend_deviance_ = {}, None
+        self.members_ = members
         self.fitted_ = [self._member(name).fit(history, periods[-1], events)
-                        for name in self.members]
+                        for name in members]
 
-    def _predict(self, periods: int) -> np.ndarray:
+    def _predict(self, periods: int, covariates: Covariates | None) -> np.ndarray:
         stack = np.stack([m.predict(periods).values for m in self.fitted_])
         return np.tensordot(self.weights_, stack, axes=1)
 
     def fitted_params(self) -> dict[str, Any]:
         return {
-            "weights": dict(zip(self.members, self.weights_.tolist(), strict=True)),
+            "weights": dict(zip(self.members_, self.weights_.tolist(), strict=True)),
             "weight_origins": self.origins_, "skipped_origins": self.skipped_,
             "member_deviance": self.member_deviance_, "blend_deviance": self.blend_deviance_,
             "optimiser": self.optimiser_,

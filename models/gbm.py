@@ -17,7 +17,7 @@ and after every tree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,44 +26,44 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from hotspot.core.errors import ConfigError
 from hotspot.models.glm import DEFAULT_MAX_ROWS, TabularForecaster
-from hotspot.models.registry import register
 
 
-@register
 class GBMForecaster(TabularForecaster):
     """Poisson-loss histogram gradient boosting on past-only features."""
 
     name = "gbm"
     drop_missing = False
 
-    def __init__(self, covariates: Mapping[str, pd.DataFrame] | None = None,
-                 lags: Sequence[int] | None = None, max_periods: int | None = None,
+    def __init__(self, lags: Sequence[int] | None = None, max_periods: int | None = None,
                  seasonality: str = "harmonic", interactions: bool = True,
                  max_rows: int = DEFAULT_MAX_ROWS, max_iter: int = 100,
                  learning_rate: float = 0.1, max_leaf_nodes: int = 15,
                  min_samples_leaf: int = 20, l2_regularization: float = 1.0,
                  random_state: int = 0, n_threads: int = 1) -> None:
-        if int(max_iter) < 1 or not 0 < learning_rate <= 1:
+        super().__init__(lags, max_periods, seasonality, interactions, max_rows, n_threads)
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+
+    def _validate_params(self) -> None:
+        if int(self.max_iter) < 1 or not 0 < self.learning_rate <= 1:
             raise ConfigError("gbm max_iter must be >= 1 and learning_rate in (0, 1]")
-        super().__init__(covariates, lags, max_periods, seasonality, interactions, max_rows,
-                         n_threads)
-        self.max_iter = int(max_iter)
-        self.learning_rate = float(learning_rate)
-        self.max_leaf_nodes = int(max_leaf_nodes)
-        self.min_samples_leaf = int(min_samples_leaf)
-        self.l2_regularization = float(l2_regularization)
-        self.random_state = int(random_state)
+        super()._validate_params()
 
     def _fit_rows(self, features: pd.DataFrame, y: np.ndarray) -> None:
         self.columns_ = list(features.columns)
         # "Early stopping" that can never stop (patience longer than the run) on the training
         # rows is how the estimator records its training loss after every tree for free.
+        max_iter = int(self.max_iter)
         self.model_ = HistGradientBoostingRegressor(
-            loss="poisson", learning_rate=self.learning_rate, max_iter=self.max_iter,
-            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization, early_stopping=True, scoring="loss",
-            validation_fraction=None, n_iter_no_change=self.max_iter + 1,
-            random_state=self.random_state,
+            loss="poisson", learning_rate=float(self.learning_rate), max_iter=max_iter,
+            max_leaf_nodes=int(self.max_leaf_nodes), min_samples_leaf=int(self.min_samples_leaf),
+            l2_regularization=float(self.l2_regularization), early_stopping=True,
+            scoring="loss", validation_fraction=None, n_iter_no_change=max_iter + 1,
+            random_state=int(self.random_state),
         )
         self.model_.fit(features.to_numpy(dtype=float), y)
         self.trace_ = (-np.asarray(self.model_.train_score_, dtype=float)).tolist()

@@ -30,7 +30,7 @@ backtests get their parallelism from running many fits, not from threads inside 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -52,8 +52,7 @@ from hotspot.features.design import (
     recursive_forecast,
     usable_lags,
 )
-from hotspot.models.base import BaseForecaster
-from hotspot.models.registry import register
+from hotspot.models.base import BaseForecaster, Covariates, optional
 
 DEFAULT_MAX_PERIODS = {"M": 36, "W": 104, "D": 365}
 #: Training rows kept at most (a seeded random subset beyond): bounds a daily fit's time.
@@ -62,41 +61,55 @@ FAMILIES = ("poisson", "negbin")
 
 
 class TabularForecaster(BaseForecaster):
-    """A regression on ``features.design`` rows: subclasses fit and predict rows only."""
+    """A regression on ``features.design`` rows: subclasses fit and predict rows only.
+
+    Covariates come through ``fit`` and ``predict`` (tagged ``takes_covariates``): the fit
+    reads their rows up to the cutoff, the forecast those of the target periods, which
+    must be there, and predict must get the groups the fit got.
+    """
+
+    _tags = {"takes_covariates": True}
 
     #: Drop training rows with any missing feature (regressions) or keep them (trees).
     drop_missing: bool = True
 
-    def __init__(self, covariates: Mapping[str, pd.DataFrame] | None = None,
-                 lags: Sequence[int] | None = None, max_periods: int | None = None,
+    def __init__(self, lags: Sequence[int] | None = None, max_periods: int | None = None,
                  seasonality: str = "harmonic", interactions: bool = True,
                  max_rows: int = DEFAULT_MAX_ROWS, n_threads: int = 1) -> None:
-        if max_periods is not None and int(max_periods) < 1:
-            raise ConfigError(f"{self.name} max_periods must be at least 1, got {max_periods}")
-        if seasonality not in SEASONALITY:
-            raise ConfigError(f"{self.name} seasonality must be one of {SEASONALITY}")
-        if lags is not None and any(int(k) < 1 for k in lags):
-            raise ConfigError(f"{self.name} lags must be at least 1, got {lags}")
-        if int(max_rows) < 1000:
-            raise ConfigError(f"{self.name} max_rows must be at least 1000, got {max_rows}")
-        self.covariates = covariates
-        self.lags = None if lags is None else tuple(int(k) for k in lags)
-        self.max_periods = None if max_periods is None else int(max_periods)
+        self.lags = lags
+        self.max_periods = max_periods
         self.seasonality = seasonality
-        self.interactions = bool(interactions)
-        self.max_rows = int(max_rows)
-        self.n_threads = int(n_threads)
+        self.interactions = interactions
+        self.max_rows = max_rows
+        self.n_threads = n_threads
 
-    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+    def _validate_params(self) -> None:
+        if self.max_periods is not None and int(self.max_periods) < 1:
+            raise ConfigError(f"{self.name} max_periods must be at least 1, "
+                              f"got {self.max_periods}")
+        if self.seasonality not in SEASONALITY:
+            raise ConfigError(f"{self.name} seasonality must be one of {SEASONALITY}")
+        if self.lags is not None and any(int(k) < 1 for k in self.lags):
+            raise ConfigError(f"{self.name} lags must be at least 1, got {self.lags}")
+        if int(self.max_rows) < 1000:
+            raise ConfigError(f"{self.name} max_rows must be at least 1000, got {self.max_rows}")
+        if int(self.n_threads) < 1:
+            raise ConfigError(f"{self.name} n_threads must be at least 1, got {self.n_threads}")
+
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None,
+             covariates: Covariates | None) -> None:
         freq = history.attrs["freq"]
         n_t = history.sizes["time"]
+        max_rows = int(self.max_rows)
+        lags = optional(lambda given: tuple(int(k) for k in given), self.lags)
         self.design_options_ = {
-            "lags": usable_lags(self.lags or default_lags(freq), n_t),
+            "lags": usable_lags(lags or default_lags(freq), n_t),
             "window": default_window(freq), "seasonality": self.seasonality,
-            "interactions": self.interactions,
+            "interactions": bool(self.interactions),
         }
-        max_periods = self.max_periods or DEFAULT_MAX_PERIODS[freq]
-        table = build_design(history, self.covariates, last_periods=max_periods,
+        self.covariate_groups_ = sorted(covariates or {})
+        max_periods = optional(int, self.max_periods) or DEFAULT_MAX_PERIODS[freq]
+        table = build_design(history, covariates, last_periods=max_periods,
                              **self.design_options_)
         table = table[table["longrun"].notna()]  # the cube's first period has no past
         if self.drop_missing:
@@ -104,19 +117,23 @@ class TabularForecaster(BaseForecaster):
         if table.empty or n_t < 2:
             raise DataError(f"{self.name} needs at least two periods of history with every "
                             f"feature known; this history has {n_t}")
-        if len(table) > self.max_rows:  # a seeded random subset, all periods represented
-            rng = np.random.default_rng(getattr(self, "random_state", 0))
-            table = table.iloc[np.sort(rng.choice(len(table), self.max_rows, replace=False))]
+        if len(table) > max_rows:  # a seeded random subset, all periods represented
+            rng = np.random.default_rng(int(getattr(self, "random_state", 0)))
+            table = table.iloc[np.sort(rng.choice(len(table), max_rows, replace=False))]
         self.history_ = history
         self.n_rows_ = len(table)
         self.max_count_ = float(table["y"].max())
-        with threadpool_limits(limits=self.n_threads):
+        with threadpool_limits(limits=int(self.n_threads)):
             self._fit_rows(table[feature_columns(table)], table["y"].to_numpy(dtype=float))
 
-    def _predict(self, periods: int) -> np.ndarray:
-        with threadpool_limits(limits=self.n_threads):
+    def _predict(self, periods: int, covariates: Covariates | None) -> np.ndarray:
+        given = sorted(covariates or {})
+        if given != self.covariate_groups_:
+            raise DataError(f"{self.name} was fitted with covariates {self.covariate_groups_} "
+                            f"but predict got {given}: pass the same groups to fit and predict")
+        with threadpool_limits(limits=int(self.n_threads)):
             return recursive_forecast(
-                self.history_, self.covariates, periods,
+                self.history_, covariates, periods,
                 lambda rows: self._predict_rows(rows[feature_columns(rows)]),
                 **self.design_options_)
 
@@ -127,24 +144,26 @@ class TabularForecaster(BaseForecaster):
         raise NotImplementedError
 
 
-@register
 class GLMForecaster(TabularForecaster):
     """Log-linear Poisson / NB2 regression on past-only features (statsmodels GLM)."""
 
     name = "glm"
 
-    def __init__(self, family: str = "poisson",
-                 covariates: Mapping[str, pd.DataFrame] | None = None,
-                 lags: Sequence[int] | None = None, max_periods: int | None = None,
-                 seasonality: str = "harmonic", interactions: bool = True,
-                 max_rows: int = DEFAULT_MAX_ROWS, maxiter: int = 100,
-                 n_threads: int = 1) -> None:
-        if family not in FAMILIES:
-            raise ConfigError(f"glm family must be one of {', '.join(FAMILIES)}, got {family!r}")
-        super().__init__(covariates, lags, max_periods, seasonality, interactions, max_rows,
-                         n_threads)
+    def __init__(self, family: str = "poisson", lags: Sequence[int] | None = None,
+                 max_periods: int | None = None, seasonality: str = "harmonic",
+                 interactions: bool = True, max_rows: int = DEFAULT_MAX_ROWS,
+                 maxiter: int = 100, n_threads: int = 1) -> None:
+        super().__init__(lags, max_periods, seasonality, interactions, max_rows, n_threads)
         self.family = family
-        self.maxiter = int(maxiter)
+        self.maxiter = maxiter
+
+    def _validate_params(self) -> None:
+        if self.family not in FAMILIES:
+            raise ConfigError(f"glm family must be one of {', '.join(FAMILIES)}, "
+                              f"got {self.family!r}")
+        super()._validate_params()
+        if int(self.maxiter) < 1:
+            raise ConfigError(f"glm maxiter must be at least 1, got {self.maxiter}")
 
     # -- feature transform --------------------------------------------------------------
     def _transform(self, features: pd.DataFrame) -> np.ndarray:
@@ -191,7 +210,7 @@ class GLMForecaster(TabularForecaster):
         name = type(family).__name__
         try:
             with np.errstate(all="ignore"):
-                result = model.fit(start_params=start, maxiter=self.maxiter, tol=1e-8)
+                result = model.fit(start_params=start, maxiter=int(self.maxiter), tol=1e-8)
             if not np.all(np.isfinite(result.params)):
                 raise ValueError("non-finite coefficients")
             history = result.fit_history
@@ -205,7 +224,7 @@ class GLMForecaster(TabularForecaster):
                                              if np.isfinite(d)]})
             return result
         except (np.linalg.LinAlgError, ValueError, sm.tools.sm_exceptions.PerfectSeparationError):
-            result = model.fit_regularized(alpha=1e-3, L1_wt=0.0, maxiter=self.maxiter,
+            result = model.fit_regularized(alpha=1e-3, L1_wt=0.0, maxiter=int(self.maxiter),
                                            start_params=start)
             self.converged_ = True
             self.trace_.append({"family": name, "method": "ridge", "converged": True,

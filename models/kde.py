@@ -38,8 +38,7 @@ from hotspot.features.spatial import (
     recent_mean_total,
     scores_to_counts,
 )
-from hotspot.models.base import LevelForecaster
-from hotspot.models.registry import register
+from hotspot.models.base import Covariates, LevelForecaster, optional
 
 BANDWIDTH_CELLS = (0.25, 0.5, 1.0, 2.0, 4.0)
 HALF_LIVES = {"M": (1.0, 3.0, 12.0, np.inf), "W": (2.0, 8.0, 26.0, np.inf),
@@ -55,7 +54,10 @@ def _decayed_sums(counts: np.ndarray, targets: np.ndarray, rates: np.ndarray) ->
     return np.einsum("rks,sc->crk", weight, counts)
 
 
-@register
+def _floats(values: Sequence[float]) -> list[float]:
+    return [float(v) for v in values]
+
+
 class KernelDensity(LevelForecaster):
     """Gaussian space kernel × exponential time decay, tuned on the history's last periods."""
 
@@ -64,35 +66,40 @@ class KernelDensity(LevelForecaster):
     def __init__(self, bandwidths_m: Sequence[float] | None = None,
                  half_lives: Sequence[float] | None = None, n_holdout: int = 6,
                  total_periods: int | None = None, floor_share: float = 0.02) -> None:
-        if bandwidths_m is not None and (len(bandwidths_m) == 0
-                                         or any(not b > 0 for b in bandwidths_m)):
-            raise ConfigError(f"kde bandwidths_m must be positive metres, got {bandwidths_m}")
+        self.bandwidths_m = bandwidths_m
+        self.half_lives = half_lives
+        self.n_holdout = n_holdout
+        self.total_periods = total_periods
+        self.floor_share = floor_share
+
+    def _validate_params(self) -> None:
+        bandwidths, half_lives = self.bandwidths_m, self.half_lives
+        if bandwidths is not None and (len(bandwidths) == 0 or any(not b > 0 for b in bandwidths)):
+            raise ConfigError(f"kde bandwidths_m must be positive metres, got {bandwidths}")
         if half_lives is not None and (len(half_lives) == 0 or any(not h > 0 for h in half_lives)):
             raise ConfigError(f"kde half_lives must be positive periods, got {half_lives}")
-        if int(n_holdout) < 1:
-            raise ConfigError(f"kde n_holdout must be at least 1, got {n_holdout}")
-        if not 0 < floor_share < 1:
-            raise ConfigError(f"kde floor_share must be in (0, 1), got {floor_share}")
-        self.bandwidths_m = None if bandwidths_m is None else [float(b) for b in bandwidths_m]
-        self.half_lives = None if half_lives is None else [float(h) for h in half_lives]
-        self.n_holdout = int(n_holdout)
-        self.total_periods = None if total_periods is None else int(total_periods)
-        self.floor_share = float(floor_share)
+        if int(self.n_holdout) < 1:
+            raise ConfigError(f"kde n_holdout must be at least 1, got {self.n_holdout}")
+        if not 0 < self.floor_share < 1:
+            raise ConfigError(f"kde floor_share must be in (0, 1), got {self.floor_share}")
 
-    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None,
+             covariates: Covariates | None) -> None:
         counts = history["counts"].values.astype(float)
         area = history["area_m2"].values.astype(float)
         freq = history.attrs["freq"]
         _, _, x, y = cell_coords(history)
         n_t = len(counts)
-        bandwidths = np.array(self.bandwidths_m or
+        floor_share = float(self.floor_share)
+        bandwidths = np.array(optional(_floats, self.bandwidths_m) or
                               [b * history.attrs["cell_size_m"] for b in BANDWIDTH_CELLS])
-        half_lives = np.array(self.half_lives or HALF_LIVES[freq], dtype=float)
+        half_lives = np.array(optional(_floats, self.half_lives) or HALF_LIVES[freq],
+                              dtype=float)
         rates = np.log(2.0) / half_lives  # inf half-life -> rate 0
         kernels = [edge_corrected(gaussian_weights(x, y, h), area) for h in bandwidths]
 
         # held-out targets: the last n_holdout periods that have a period before them
-        targets = np.arange(max(1, n_t - self.n_holdout), n_t)
+        targets = np.arange(max(1, n_t - int(self.n_holdout)), n_t)
         observed = counts[targets]  # (target, cell)
         loglik = np.zeros((len(bandwidths), len(rates)))
         if len(targets) and observed.sum() > 0:
@@ -103,8 +110,8 @@ class KernelDensity(LevelForecaster):
                 total = score.sum(axis=0, keepdims=True)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     share = np.where(total > 0, score / np.where(total > 0, total, 1.0), 0.0)
-                share = np.where(total > 0, (1 - self.floor_share) * share
-                                 + self.floor_share * area_share[:, None, None],
+                share = np.where(total > 0, (1 - floor_share) * share
+                                 + floor_share * area_share[:, None, None],
                                  area_share[:, None, None])
                 loglik[i] = np.einsum("kc,crk->r", observed, np.log(share))
         best = np.unravel_index(np.argmax(loglik), loglik.shape)
@@ -117,8 +124,8 @@ class KernelDensity(LevelForecaster):
 
         recent = _decayed_sums(counts, np.array([n_t]), np.array([self.decay_rate_]))[:, 0, 0]
         self.score_ = np.asarray(kernels[best[0]] @ recent, dtype=float)
-        self.total_ = recent_mean_total(counts, freq, self.total_periods)
-        self.level_ = scores_to_counts(self.score_, area, self.total_, self.floor_share)
+        self.total_ = recent_mean_total(counts, freq, optional(int, self.total_periods))
+        self.level_ = scores_to_counts(self.score_, area, self.total_, floor_share)
 
     def fitted_params(self) -> dict[str, Any]:
         def finite(value: float) -> float | None:  # an infinite half-life is saved as null

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
-from hotspot.models.base import LevelForecaster
-from hotspot.models.registry import register
+from hotspot.models.base import Covariates, LevelForecaster
 
 
-@register
 class NaiveLast(LevelForecaster):
     """Expected count = the count in the last observed period."""
 
     name = "naive-last"
+    _tags = {"baseline": True}
 
-    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None,
+             covariates: Covariates | None) -> None:
         self.level_ = history["counts"].values[-1].astype(float)
 

@@ -6,21 +6,23 @@ import pandas as pd
 import xarray as xr
 
 from hotspot.core.errors import ConfigError
-from hotspot.models.base import LevelForecaster
-from hotspot.models.registry import register
+from hotspot.models.base import Covariates, LevelForecaster
 
 
-@register
 class NaiveMean(LevelForecaster):
     """Expected count = mean count over the last ``k`` periods (all of them if fewer)."""
 
     name = "naive-mean"
+    _tags = {"baseline": True}
 
     def __init__(self, k: int = 12) -> None:
-        if int(k) < 1:
-            raise ConfigError(f"naive-mean k must be at least 1, got {k}")
-        self.k = int(k)
+        self.k = k
 
-    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
-        self.level_ = history["counts"].values[-self.k :].mean(axis=0)
+    def _validate_params(self) -> None:
+        if int(self.k) < 1:
+            raise ConfigError(f"naive-mean k must be at least 1, got {self.k}")
+
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None,
+             covariates: Covariates | None) -> None:
+        self.level_ = history["counts"].values[-int(self.k) :].mean(axis=0)
 

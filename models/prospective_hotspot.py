@@ -36,11 +36,9 @@ from hotspot.features.spatial import (
     recent_mean_total,
     scores_to_counts,
 )
-from hotspot.models.base import LevelForecaster
-from hotspot.models.registry import register
+from hotspot.models.base import Covariates, LevelForecaster, optional
 
 
-@register
 class ProspectiveHotspot(LevelForecaster):
     """Distance- and age-weighted sum of recent crimes, scaled to the recent mean total."""
 
@@ -48,38 +46,44 @@ class ProspectiveHotspot(LevelForecaster):
 
     def __init__(self, radius_m: float = 400.0, window_weeks: float = 8.0,
                  total_periods: int | None = None, floor_share: float = 0.02) -> None:
-        if not radius_m >= 0:
-            raise ConfigError(f"prospective-hotspot radius_m must be >= 0, got {radius_m}")
-        if not window_weeks > 0:
-            raise ConfigError(f"prospective-hotspot window_weeks must be > 0, got {window_weeks}")
-        if total_periods is not None and int(total_periods) < 1:
-            raise ConfigError(f"prospective-hotspot total_periods must be >= 1, "
-                              f"got {total_periods}")
-        if not 0 <= floor_share < 1:
-            raise ConfigError(f"prospective-hotspot floor_share must be in [0, 1), "
-                              f"got {floor_share}")
-        self.radius_m = float(radius_m)
-        self.window_weeks = float(window_weeks)
-        self.total_periods = None if total_periods is None else int(total_periods)
-        self.floor_share = float(floor_share)
+        self.radius_m = radius_m
+        self.window_weeks = window_weeks
+        self.total_periods = total_periods
+        self.floor_share = floor_share
 
-    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+    def _validate_params(self) -> None:
+        if not self.radius_m >= 0:
+            raise ConfigError(f"prospective-hotspot radius_m must be >= 0, got {self.radius_m}")
+        if not self.window_weeks > 0:
+            raise ConfigError(f"prospective-hotspot window_weeks must be > 0, "
+                              f"got {self.window_weeks}")
+        if self.total_periods is not None and int(self.total_periods) < 1:
+            raise ConfigError(f"prospective-hotspot total_periods must be >= 1, "
+                              f"got {self.total_periods}")
+        if not 0 <= self.floor_share < 1:
+            raise ConfigError(f"prospective-hotspot floor_share must be in [0, 1), "
+                              f"got {self.floor_share}")
+
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None,
+             covariates: Covariates | None) -> None:
         counts = history["counts"].values.astype(float)
         periods = cube_periods(history)
         forecast_start = (periods[-1] + 1).start_time
         middle = periods.start_time + (periods.end_time - periods.start_time) / 2
         age_weeks = np.asarray((forecast_start - middle) / pd.Timedelta(days=7), dtype=float)
-        used = age_weeks <= self.window_weeks
+        used = age_weeks <= float(self.window_weeks)
         used[-1] = True  # the last period always counts, whatever the window
         time_weight = np.where(used, 1.0 / (1.0 + np.maximum(age_weeks, 0.0)), 0.0)
         recent = time_weight @ counts  # (cell,) age-weighted counts
         _, _, x, y = cell_coords(history)
-        kernel = inverse_distance_band_weights(x, y, self.radius_m, history.attrs["cell_size_m"])
+        kernel = inverse_distance_band_weights(x, y, float(self.radius_m),
+                                               history.attrs["cell_size_m"])
         self.score_ = np.asarray(kernel @ recent, dtype=float)
-        self.total_ = recent_mean_total(counts, history.attrs["freq"], self.total_periods)
+        self.total_ = recent_mean_total(counts, history.attrs["freq"],
+                                        optional(int, self.total_periods))
         self.n_periods_used_ = int(used.sum())
         self.level_ = scores_to_counts(self.score_, history["area_m2"].values, self.total_,
-                                       self.floor_share)
+                                       float(self.floor_share))
 
     def fitted_params(self) -> dict[str, Any]:
         return {"total": self.total_, "n_periods_used": self.n_periods_used_,

@@ -1,42 +1,75 @@
-"""Models by name: ``register`` a class, ``make_model`` an instance."""
+"""Models by name, imported only when asked for.
+
+``import hotspot.models`` imports no model module (so neither statsmodels nor scikit-learn):
+the table below maps each name to ``module:Class`` and :func:`model_class` imports the one
+asked for. A test checks every entry's class carries its name.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from hotspot.core.errors import ConfigError
-from hotspot.models.base import BaseForecaster
 
-_REGISTRY: dict[str, type[BaseForecaster]] = {}
+if TYPE_CHECKING:
+    from hotspot.models.base import BaseForecaster
 
-
-def register(cls: type[BaseForecaster]) -> type[BaseForecaster]:
-    """Class decorator: make ``cls`` available under ``cls.name``."""
-    if not cls.name:
-        raise TypeError(f"{cls.__name__} has no name to register under")
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise TypeError(f"model name {cls.name!r} is already registered")
-    _REGISTRY[cls.name] = cls
-    return cls
+MODELS: dict[str, str] = {
+    "ensemble": "hotspot.models.ensemble:Ensemble",
+    "etas-grid": "hotspot.models.etas_grid:EtasGrid",
+    "gbm": "hotspot.models.gbm:GBMForecaster",
+    "glm": "hotspot.models.glm:GLMForecaster",
+    "kde": "hotspot.models.kde:KernelDensity",
+    "naive-last": "hotspot.models.naive_last:NaiveLast",
+    "naive-longrun": "hotspot.models.naive_longrun:NaiveLongrun",
+    "naive-mean": "hotspot.models.naive_mean:NaiveMean",
+    "prospective-hotspot": "hotspot.models.prospective_hotspot:ProspectiveHotspot",
+    "rfg-harm": "hotspot.models.rfg_harm:RFGHarm",
+    "self-exciting-counts": "hotspot.models.self_exciting_counts:SelfExcitingCounts",
+    "sepp": "hotspot.models.sepp:Sepp",
+}
 
 
 def available_models() -> list[str]:
     """Names of all registered models, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(MODELS)
+
+
+def _unknown(name: str) -> ConfigError:
+    return ConfigError(f"unknown model {name!r}: choose from {', '.join(available_models())}")
+
+
+def model_class(name: str) -> type[BaseForecaster]:
+    """The class registered as ``name`` (its module is imported now)."""
+    if name not in MODELS:
+        raise _unknown(name)
+    module, _, cls = MODELS[name].partition(":")
+    return getattr(import_module(module), cls)
+
+
+def model_tag(name: str, tag: str) -> bool:
+    """A capability tag of the model registered as ``name`` (``needs_events``, ``baseline``,
+    ``takes_covariates``)."""
+    return model_class(name).get_tag(tag)
 
 
 def make_model(name: str, **params: Any) -> BaseForecaster:
-    """A new, unfitted instance of the model registered as ``name``."""
-    if name not in _REGISTRY:
-        raise ConfigError(
-            f"unknown model {name!r}: choose from {', '.join(available_models())}"
-        )
+    """A new, unfitted instance of the model registered as ``name``, its parameters checked
+    now so a bad option fails before any work."""
+    cls = model_class(name)
     try:
-        return _REGISTRY[name](**params)
+        model = cls(**params)
     except TypeError as exc:
         raise ConfigError(f"model {name}: bad parameter ({exc})") from None
+    model.check_params()
+    return model
+
+
+def check_model(name: str, params: Mapping[str, Any] | None = None) -> None:
+    """Raise ``ConfigError`` unless ``name`` is a model that takes ``params``."""
+    make_model(name, **dict(params or {}))
 
 
 def parse_model_names(text: str) -> list[str]:
@@ -45,34 +78,6 @@ def parse_model_names(text: str) -> list[str]:
     if not names:
         raise ConfigError("--models is empty: give one or more names separated by commas")
     for name in names:
-        if name not in _REGISTRY:
-            make_model(name)  # raises the helpful error
+        if name not in MODELS:
+            raise _unknown(name)
     return names
-
-
-def parse_param_value(text: str) -> Any:
-    """A parameter value from text: JSON where it parses (``3``, ``0.5``, ``true``,
-    ``[1, 2]``), the text itself otherwise (``seasonal``)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def parse_model_params(
-    options: list[str] | None, configured: Mapping[str, Mapping[str, Any]] | None = None
-) -> dict[str, dict[str, Any]]:
-    """``["etas-grid.background_time=seasonal", "naive-mean.k=6"]`` → parameters per model,
-    on top of ``configured`` ones (the settings' ``model_params``); every model's final
-    parameters are checked by making it."""
-    params = {name: dict(values) for name, values in (configured or {}).items()}
-    for option in options or []:
-        target, sep, text = option.partition("=")
-        name, dot, key = target.partition(".")
-        if not (sep and dot and name and key):
-            raise ConfigError(f"--param {option!r} is not MODEL.KEY=VALUE, e.g. "
-                              f"etas-grid.background_time=seasonal")
-        params.setdefault(name, {})[key] = parse_param_value(text)
-    for name, values in params.items():
-        make_model(name, **values)  # an unknown model, key or value fails now, before work
-    return params

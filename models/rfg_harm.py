@@ -22,11 +22,9 @@ import xarray as xr
 
 from hotspot.core.errors import ConfigError
 from hotspot.features.harm import load_harm_weights
-from hotspot.models.base import LevelForecaster
-from hotspot.models.registry import register
+from hotspot.models.base import Covariates, LevelForecaster, optional
 
 
-@register
 class RFGHarm(LevelForecaster):
     """Harm-weighted, exponentially decayed count of past crimes per cell."""
 
@@ -40,36 +38,40 @@ class RFGHarm(LevelForecaster):
         weights: str | None = None,
         missing_weight: float | None = None,
     ) -> None:
-        if not float(tau) > 0:
-            raise ConfigError(f"rfg-harm tau must be > 0 periods, got {tau}")
-        if int(k) < 1:
-            raise ConfigError(f"rfg-harm k must be at least 1, got {k}")
-        if not 0 <= float(floor_share) < 1:
-            raise ConfigError(f"rfg-harm floor_share must be in [0, 1), got {floor_share}")
-        self.tau = float(tau)
-        self.k = int(k)
-        self.floor_share = float(floor_share)
-        self.weights = None if weights is None else str(weights)
-        self.missing_weight = None if missing_weight is None else float(missing_weight)
+        self.tau = tau
+        self.k = k
+        self.floor_share = floor_share
+        self.weights = weights
+        self.missing_weight = missing_weight
 
-    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+    def _validate_params(self) -> None:
+        if not float(self.tau) > 0:
+            raise ConfigError(f"rfg-harm tau must be > 0 periods, got {self.tau}")
+        if int(self.k) < 1:
+            raise ConfigError(f"rfg-harm k must be at least 1, got {self.k}")
+        if not 0 <= float(self.floor_share) < 1:
+            raise ConfigError(f"rfg-harm floor_share must be in [0, 1), got {self.floor_share}")
+
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None,
+             covariates: Covariates | None) -> None:
+        tau, k, floor_share = float(self.tau), int(self.k), float(self.floor_share)
         counts = history["counts"].values.astype(float)
         self.weighted_ = bool("category_counts" in history and history.sizes.get("category", 0))
         if self.weighted_:
-            weights = load_harm_weights(self.weights)
-            w = weights.vector(list(history["category"].values), self.missing_weight)
+            weights = load_harm_weights(optional(str, self.weights))
+            w = weights.vector(list(history["category"].values),
+                               optional(float, self.missing_weight))
             harm = np.einsum("tkc,k->tc", history["category_counts"].values.astype(float), w)
         else:
             harm = counts
         age = np.arange(counts.shape[0])[::-1].astype(float)
-        score = (np.exp(-age / self.tau)[:, None] * harm).sum(axis=0)
-        total = counts[-self.k:].sum(axis=1).mean()
+        score = (np.exp(-age / tau)[:, None] * harm).sum(axis=0)
+        total = counts[-k:].sum(axis=1).mean()
         area = history["area_m2"].values.astype(float)
         area_share = area / area.sum()
         score_share = score / score.sum() if score.sum() > 0 else area_share
         self.total_ = float(total)
-        self.level_ = total * ((1 - self.floor_share) * score_share
-                               + self.floor_share * area_share)
+        self.level_ = total * ((1 - floor_share) * score_share + floor_share * area_share)
 
     def fitted_params(self) -> dict[str, Any]:
         return {"total_per_period": self.total_, "harm_weighted": self.weighted_}

@@ -34,14 +34,12 @@ from scipy.special import gammaln
 
 from hotspot.core.errors import ConfigError
 from hotspot.features.spatial import queen_adjacency, spatial_lag
-from hotspot.models.base import BaseForecaster
-from hotspot.models.registry import register
+from hotspot.models.base import BaseForecaster, Covariates, optional
 
 DEFAULT_MAX_PERIODS = {"M": 60, "W": 104, "D": 365}
 _UPPER = 0.99
 
 
-@register
 class SelfExcitingCounts(BaseForecaster):
     """Poisson INGARCH per cell with shared parameters, fitted by maximum likelihood."""
 
@@ -49,12 +47,17 @@ class SelfExcitingCounts(BaseForecaster):
 
     def __init__(self, feedback: bool = False, max_periods: int | None = None,
                  maxiter: int = 300) -> None:
-        if max_periods is not None and int(max_periods) < 2:
+        self.feedback = feedback
+        self.max_periods = max_periods
+        self.maxiter = maxiter
+
+    def _validate_params(self) -> None:
+        if self.max_periods is not None and int(self.max_periods) < 2:
             raise ConfigError(f"self-exciting-counts max_periods must be at least 2, "
-                              f"got {max_periods}")
-        self.feedback = bool(feedback)
-        self.max_periods = None if max_periods is None else int(max_periods)
-        self.maxiter = int(maxiter)
+                              f"got {self.max_periods}")
+        if int(self.maxiter) < 1:
+            raise ConfigError(f"self-exciting-counts maxiter must be at least 1, "
+                              f"got {self.maxiter}")
 
     # -- likelihood ---------------------------------------------------------------------
     def _intensity(self, theta: np.ndarray, y: np.ndarray, nb: np.ndarray, start: np.ndarray,
@@ -102,7 +105,8 @@ class SelfExcitingCounts(BaseForecaster):
         return value, np.einsum("tn,tnp->p", resid, grad) / n
 
     # -- fit / predict ------------------------------------------------------------------
-    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None) -> None:
+    def _fit(self, history: xr.Dataset, events: pd.DataFrame | None,
+             covariates: Covariates | None) -> None:
         counts = history["counts"].values.astype(float)
         n_t = len(counts)
         self.adjacency_ = queen_adjacency(history["ix"].values, history["iy"].values)
@@ -110,7 +114,8 @@ class SelfExcitingCounts(BaseForecaster):
         z = np.log((counts.sum(axis=0) + 0.5) / n_t)
         self.z_center_ = float(z.mean())
         self.z_ = z - self.z_center_
-        max_periods = self.max_periods or DEFAULT_MAX_PERIODS[history.attrs["freq"]]
+        max_periods = (optional(int, self.max_periods)
+                       or DEFAULT_MAX_PERIODS[history.attrs["freq"]])
         window = slice(max(0, n_t - max_periods), n_t)
         y, nbw = counts[window], nb[window]
         start = np.maximum(counts.mean(axis=0), 1e-3)
@@ -134,7 +139,7 @@ class SelfExcitingCounts(BaseForecaster):
         trace: list[float] = []
         result = minimize(
             self._nll, np.array(theta0), args=(y, nbw, start), jac=True, method="L-BFGS-B",
-            bounds=bounds, options={"maxiter": self.maxiter},
+            bounds=bounds, options={"maxiter": int(self.maxiter)},
             callback=lambda intermediate_result: trace.append(float(intermediate_result.fun)),
         )
         self.theta_ = np.asarray(result.x, dtype=float)
@@ -146,7 +151,7 @@ class SelfExcitingCounts(BaseForecaster):
         lam, _, _ = self._intensity(self.theta_, y, nbw, start, want_grad=False)
         self.last_lambda_ = lam[-1]
 
-    def _predict(self, periods: int) -> np.ndarray:
+    def _predict(self, periods: int, covariates: Covariates | None) -> np.ndarray:
         b0, b1, a, g = self.theta_[:4]
         beta = self.theta_[4] if self.feedback else 0.0
         base = np.exp(b0 + b1 * self.z_)

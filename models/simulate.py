@@ -10,7 +10,7 @@ generation, vectorised over all events of a generation; offspring after the end 
 - :func:`simulate_grid_etas` — the ``etas-grid`` model on a lattice of cells: background
   ``Poisson(μ_c · days)`` per cell; offspring move to a cell drawn from the same
   edge-normalised, truncated discrete Gaussian kernel the model uses
-  (:func:`models._selfexcite.discrete_gaussian_kernel`);
+  (:func:`models._lattice.discrete_gaussian_kernel`);
 - :func:`simulate_sepp` — the continuous ``sepp`` model in a rectangle: background a
   mixture of a uniform density and Gaussian bumps (truncated to the rectangle) with total
   rate ``mu_total`` per day; Gaussian (or exponential) spatial trigger.
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from hotspot.core.errors import ConfigError
-from hotspot.models._selfexcite import discrete_gaussian_kernel
+from hotspot.models._lattice import discrete_gaussian_kernel
 
 #: One background bump: ``(centre_x, centre_y, sd_m, weight)``.
 Bump = tuple[float, float, float, float]

@@ -102,7 +102,8 @@ def test_shuffled_columns_ingest_like_the_usual_order(corpus, tmp_path):
 def test_streaming_in_small_blocks_gives_the_same_store(tmp_path, monkeypatch):
     """Blocks of a few rows and partitions written in row groups: same events, same
     quarantine (ASB counters and duplicates carry across blocks)."""
-    import hotspot.ingest._rows as rows_module
+    import hotspot.ingest._partition_files as partition_files
+    import hotspot.ingest._read as read_module
 
     rows = corpus_module.street_rows("2019-02", 600, asb_every=3)
     for i in range(0, 600, 50):  # identical ASB rows and repeated ids in far-apart blocks
@@ -113,8 +114,8 @@ def test_streaming_in_small_blocks_gives_the_same_store(tmp_path, monkeypatch):
     corpus_module.write(tmp_path / "in" / "2019-01" / "2019-01-kent-street.csv",
                         corpus_module.csv_text(corpus_module.street_rows("2019-01", 300)))
     assert ingest_cli([path.parent.parent], tmp_path / "whole").exit_code == 0
-    monkeypatch.setattr(rows_module, "_BLOCK_SIZE", 4096)
-    monkeypatch.setattr(rows_module, "SORT_LIMIT_ROWS", 100)
+    monkeypatch.setattr(read_module, "_BLOCK_SIZE", 4096)
+    monkeypatch.setattr(partition_files, "SORT_LIMIT_ROWS", 100)
     assert ingest_cli([path.parent.parent], tmp_path / "streamed").exit_code == 0
     whole, streamed = read_events(tmp_path / "whole"), read_events(tmp_path / "streamed")
     pd.testing.assert_frame_equal(whole, streamed)

@@ -21,7 +21,7 @@ from hotspot.features.harm import (
     observed_harm,
     ward_harm_ranking,
 )
-from hotspot.ingest.police_api import CURRENT_CATEGORIES
+from hotspot.ingest.police_api_records import CURRENT_CATEGORIES
 from hotspot.models.registry import make_model
 
 CRS = "EPSG:27700"

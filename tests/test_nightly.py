@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import numpy as np
@@ -26,15 +27,19 @@ POLICE_UK = EMBEDDED_DATA / "police-uk"
 
 
 def write_config(path, **sections) -> object:
-    text = [f'store = "{sections.pop("store", "store")}"',
-            f'model = "{sections.pop("model", "naive-mean")}"']
-    tables = {"area": {"file": str(AREA)}, "sources": {"drop_folder": "drop", "drop_settle_s": 0},
-              "outputs": {"runs_dir": "runs", "keep": 3},
+    """A nightly settings file: ``[hotspot]`` keys, ``backtest``/``forecast`` sections and
+    the nightly ones (``sources``, ``sources.api``, ``outputs``, ...) under ``nightly``."""
+    top = {"store": sections.pop("store", "store"), "area": str(AREA)}
+    tables = {"forecast": {"model": sections.pop("model", "naive-mean")},
+              "nightly.sources": {"drop_folder": "drop", "drop_settle_s": 0},
+              "nightly.outputs": {"runs_dir": "runs", "keep": 3},
               "backtest": {"periods": 2, "n_bootstrap": 200}}
     for name, values in sections.items():
+        name = name if name in ("backtest", "forecast") else f"nightly.{name}"
         tables.setdefault(name, {}).update(values)
+    text = ["[hotspot]", *(f"{k} = {json.dumps(v)}" for k, v in top.items())]
     for name, values in tables.items():
-        text.append(f"[{name}]")
+        text.append(f"[hotspot.{name}]")
         text += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
     path.write_text("\n".join(text) + "\n")
     return path
@@ -45,27 +50,37 @@ def write_config(path, **sections) -> object:
 
 def test_config_resolves_paths_relative_to_the_file(tmp_path):
     (tmp_path / "conf").mkdir()
-    cfg = nightly.load_nightly_config(write_config(tmp_path / "conf" / "n.toml"))
-    assert cfg.store == tmp_path / "conf" / "store"
-    assert cfg.sources.drop_folder == tmp_path / "conf" / "drop"
-    assert cfg.schedule.cron == "0 2 * * *" and cfg.outputs.keep == 3
+    settings = nightly.nightly_settings(write_config(tmp_path / "conf" / "n.toml"))
+    assert settings.store == tmp_path / "conf" / "store"
+    assert settings.nightly.sources.drop_folder == tmp_path / "conf" / "drop"
+    assert settings.nightly.schedule.cron == "0 2 * * *"
+    assert settings.nightly.outputs.keep == 3
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"model": "nope"}, "unknown model 'nope'"),
-    ({"outputs": {"keep": 0}}, "outputs.keep"),
-    ({"surprise": {"x": 1}}, "surprise"),
+    ({"model": "nope"}, "setting 'forecast.model': unknown model 'nope'"),
+    ({"outputs": {"keep": 0}}, "setting 'nightly.outputs.keep'"),
+    ({"surprise": {"x": 1}}, "setting 'nightly.surprise'"),
     ({"sources": {"drop_folder": ""}}, "no source"),
+    ({"backtest": {"coverages": [0.1]}}, "include 0.05"),
 ])
 def test_bad_config_is_refused(tmp_path, change, message):
     path = write_config(tmp_path / "n.toml", **change)
     with pytest.raises(ConfigError, match=message):
-        nightly.load_nightly_config(path)
+        nightly.nightly_settings(path)
+
+
+def test_a_config_without_a_hotspot_table_is_refused(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text('store = "store"\n[outputs]\nruns_dir = "runs"\n')
+    with pytest.raises(ConfigError, match=r"has no \[hotspot\] table"):
+        nightly.nightly_settings(path)
 
 
 def test_example_config_loads():
-    cfg = nightly.load_nightly_config(PROJECT_ROOT / "examples" / "nightly.toml")
-    assert cfg.area.file.exists() and cfg.schedule.deployment == "nightly"
+    settings = nightly.nightly_settings(PROJECT_ROOT / "examples" / "nightly.toml")
+    assert settings.area.exists() and settings.nightly.schedule.deployment == "nightly"
+    assert settings.forecast.model == "kde" and settings.backtest.n_bootstrap == 1000
 
 
 # ----------------------------------------------------------------------- drop folder
@@ -146,7 +161,7 @@ def test_latest_without_symlinks(tmp_path, monkeypatch):
     def no_symlinks(*args, **kwargs):
         raise OSError("symbolic links are not supported here")
 
-    monkeypatch.setattr(nightly.os, "symlink", no_symlinks)
+    monkeypatch.setattr(nightly.runs.os, "symlink", no_symlinks)
     nightly.update_latest(tmp_path, "2024-01-01")
     assert not (tmp_path / "latest").exists()
     assert nightly.read_latest(tmp_path) == "2024-01-01"
@@ -234,16 +249,17 @@ def test_drift_warning_when_the_model_stops_beating_the_baselines():
 # ----------------------------------------------------------------------- lock
 
 
-def test_lock_refuses_a_second_live_pass_and_takes_over_a_dead_one(tmp_path):
-    with nightly.nightly_lock(tmp_path) as lock:
-        assert lock.read_text() == str(os.getpid())
-    assert not (tmp_path / nightly.LOCK_FILE).exists()
-    (tmp_path / nightly.LOCK_FILE).write_text(str(os.getppid()))  # a live process
-    with pytest.raises(DataError, match="another nightly pass"), nightly.nightly_lock(tmp_path):
-        pass
-    (tmp_path / nightly.LOCK_FILE).write_text("999999999")  # no such process
-    with nightly.nightly_lock(tmp_path):
-        pass
+def test_a_second_pass_on_the_same_store_is_refused(tmp_path):
+    from hotspot.core.locking import LOCK_FILE, store_lock
+
+    path = write_config(tmp_path / "n.toml")
+    (tmp_path / "drop").mkdir()
+    settings = nightly.nightly_settings(path)
+    with (ThreadPoolExecutor(1) as other, store_lock(settings.store),  # a pass is running
+          pytest.raises(DataError, match="is locked by another run")):
+        other.submit(nightly.run_nightly, settings).result()
+    assert not (settings.store / LOCK_FILE).exists()
+    assert nightly.run_nightly(settings)["status"] == "nothing_new"  # released: runs again
 
 
 # ----------------------------------------------------------------------- one pass
@@ -260,12 +276,14 @@ def test_a_pass_without_prefect_publishes_then_does_nothing(tmp_path):
     path = write_config(tmp_path / "n.toml", backtest={"n_bootstrap": 100},
                         **{"sources.api": api})
     day = dt.date(2024, 5, 1)
-    first = nightly.run_nightly(path, today=day)  # the drop folder is published regardless
+    # the drop folder is published regardless
+    first = nightly.run_nightly(nightly.nightly_settings(path), today=day)
     assert first["status"] == "published" and first["run"] == "2024-05-01"
     assert first["warnings"][0].startswith("police.uk API unavailable: police.uk API "
                                            f"unreachable at {offline}/crimes-street-dates")
     with pytest.raises(DataError, match="police.uk API unreachable"):
-        nightly.run_nightly(path, today=day)  # nothing else new: the outage is the news
+        # nothing else new: the outage is the news
+        nightly.run_nightly(nightly.nightly_settings(path), today=day)
     write_config(path, backtest={"n_bootstrap": 100})  # API off
     run = tmp_path / "runs" / "2024-05-01"
     assert nightly.read_latest(tmp_path / "runs") == "2024-05-01"
@@ -282,14 +300,14 @@ def test_a_pass_without_prefect_publishes_then_does_nothing(tmp_path):
     assert len(volume) == 5 and not any(c["checked"] for c in volume)  # < 6 months history
 
     state = (tmp_path / "store" / nightly.STATE_FILE).stat().st_mtime_ns
-    again = nightly.run_nightly(path, today=day)
+    again = nightly.run_nightly(nightly.nightly_settings(path), today=day)
     assert again["status"] == "nothing_new" and "nothing new" in again["message"]
     assert (tmp_path / "store" / nightly.STATE_FILE).stat().st_mtime_ns == state
     assert nightly.list_runs(tmp_path / "runs") == ["2024-05-01"]
 
     # a changed parameter republishes without new data
     write_config(path, model="rfg-harm", backtest={"n_bootstrap": 100})
-    third = nightly.run_nightly(path, today=day)
+    third = nightly.run_nightly(nightly.nightly_settings(path), today=day)
     assert third["run"] == "2024-05-01-2" and third["new_months"] == []
     health = json.loads((tmp_path / "runs" / "latest" / "health.json").read_text())
     assert health["drift"]["checked"] is True

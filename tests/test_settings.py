@@ -1,4 +1,4 @@
-"""The one settings object: precedence, model parameters and one-line errors."""
+"""The one settings object: precedence, sections, earlier flat keys, one-line errors."""
 
 import pytest
 
@@ -6,44 +6,91 @@ from hotspot.core.errors import ConfigError
 from hotspot.settings import load_settings
 
 
-def test_precedence_is_defaults_then_file_then_environment_then_options(tmp_path):
+@pytest.fixture(autouse=True)
+def _no_hotspot_environment(monkeypatch):
+    import os
+
+    for name in [n for n in os.environ if n.startswith("HOTSPOT_")]:
+        monkeypatch.delenv(name)
+
+
+def test_precedence_is_defaults_then_file_then_environment_then_options(tmp_path, monkeypatch):
     config = tmp_path / "s.toml"
-    config.write_text('[hotspot]\nmodel = "naive-last"\nseed = 1\nn_bootstrap = 500\n')
-    assert load_settings(environ={}).model == "naive-mean"
-    from_file = load_settings(config, environ={})
-    assert (from_file.model, from_file.seed, from_file.n_bootstrap) == ("naive-last", 1, 500)
-    from_env = load_settings(config, environ={"HOTSPOT_SEED": "2"})
-    assert from_env.seed == 2 and from_env.model == "naive-last"
-    explicit = load_settings(config, environ={"HOTSPOT_SEED": "2"}, seed=3, model=None)
-    assert explicit.seed == 3 and explicit.model == "naive-last"
+    config.write_text('[hotspot.forecast]\nmodel = "naive-last"\n'
+                      '[hotspot.backtest]\nseed = 1\nn_bootstrap = 500\n')
+    assert load_settings().forecast.model == "naive-mean"
+    from_file = load_settings(config)
+    assert (from_file.forecast.model, from_file.backtest.seed,
+            from_file.backtest.n_bootstrap) == ("naive-last", 1, 500)
+    monkeypatch.setenv("HOTSPOT_BACKTEST__SEED", "2")
+    from_env = load_settings(config)
+    assert from_env.backtest.seed == 2 and from_env.backtest.n_bootstrap == 500
+    explicit = load_settings(config, seed=3, model=None)
+    assert explicit.backtest.seed == 3 and explicit.forecast.model == "naive-last"
 
 
-def test_model_params_from_file_and_environment(tmp_path):
+def test_earlier_flat_keys_still_work(tmp_path, monkeypatch):
+    config = tmp_path / "s.toml"
+    config.write_text('[hotspot]\nmodel = "naive-last"\nseed = 1\nbacktest_periods = 3\n'
+                      'models = ["naive-mean"]\n')
+    settings = load_settings(config)
+    assert settings.forecast.model == "naive-last" and settings.backtest.seed == 1
+    assert settings.backtest.periods == 3 and settings.backtest.baselines == ("naive-mean",)
+    monkeypatch.setenv("HOTSPOT_SEED", "2")
+    monkeypatch.setenv("HOTSPOT_COVERAGES", "0.05,0.1")
+    env = load_settings(config)
+    assert env.backtest.seed == 2 and env.backtest.coverages == (0.05, 0.1)
+    monkeypatch.setenv("HOTSPOT_BACKTEST__SEED", "4")  # the nested name wins
+    assert load_settings(config).backtest.seed == 4
+
+
+def test_paths_in_the_file_are_relative_to_it(tmp_path):
+    (tmp_path / "conf").mkdir()
+    config = tmp_path / "conf" / "s.toml"
+    config.write_text('[hotspot]\nstore = "../store"\n[hotspot.nightly.outputs]\n'
+                      'runs_dir = "runs"\n')
+    settings = load_settings(config)
+    assert settings.store == tmp_path / "store"
+    assert settings.nightly.outputs.runs_dir == tmp_path / "conf" / "runs"
+    assert load_settings(config, store="elsewhere").store.name == "elsewhere"
+
+
+def test_model_params_from_file_and_environment(tmp_path, monkeypatch):
     config = tmp_path / "s.toml"
     config.write_text('[hotspot.model_params.etas-grid]\nbackground_time = "seasonal"\n'
                       '[hotspot.model_params.naive-mean]\nk = 6\n')
-    settings = load_settings(config, environ={})
+    settings = load_settings(config)
     assert settings.model_params == {"etas-grid": {"background_time": "seasonal"},
                                      "naive-mean": {"k": 6}}
-    env = load_settings(environ={"HOTSPOT_MODEL_PARAMS": '{"naive-mean": {"k": 3}}'})
-    assert env.model_params == {"naive-mean": {"k": 3}}
+    monkeypatch.setenv("HOTSPOT_MODEL_PARAMS", '{"naive-mean": {"k": 3}}')
+    assert load_settings().model_params == {"naive-mean": {"k": 3}}
+    monkeypatch.setenv("HOTSPOT_MODEL_PARAMS", "naive-mean.k=3")
     with pytest.raises(ConfigError, match="HOTSPOT_MODEL_PARAMS must be JSON"):
-        load_settings(environ={"HOTSPOT_MODEL_PARAMS": "naive-mean.k=3"})
+        load_settings()
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("[hotspot]\ncoverages = [0.05, 5]\n", "setting 'coverages'"),
+    [("[hotspot.backtest]\ncoverages = [0.05, 5]\n", "setting 'backtest.coverages'"),
      ("[hotspot]\nunknown = 1\n", "setting 'unknown'"),
-     ("[hotspot\n", "is not valid TOML")],
+     ("[hotspot.backtest]\nn_bootstrap = 5\n", "setting 'backtest.n_bootstrap'"),
+     ("[hotspot.forecast]\nmodel = 'magic'\n", "unknown model 'magic'"),
+     ("[hotspot\n", "is not valid TOML"),
+     ("[other]\nx = 1\n", r"has no \[hotspot\] table")],
 )
 def test_bad_settings_name_the_setting(tmp_path, text, message):
     config = tmp_path / "s.toml"
     config.write_text(text)
     with pytest.raises(ConfigError, match=message):
-        load_settings(config, environ={})
+        load_settings(config)
+
+
+def test_bad_environment_names_the_setting(monkeypatch):
+    monkeypatch.setenv("HOTSPOT_BACKTEST__N_BOOTSTRAP", "ten")
+    with pytest.raises(ConfigError, match="setting 'backtest.n_bootstrap'"):
+        load_settings()
 
 
 def test_missing_config_file_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
-        load_settings(tmp_path / "nope.toml", environ={})
+        load_settings(tmp_path / "nope.toml")

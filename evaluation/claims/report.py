@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from hotspot.evaluation.claims import ClaimResult
+    from hotspot.evaluation.claims.result import ClaimResult
 
 ESTIMATE_COLUMNS = ["method", "estimate", "ci_low", "ci_high", "p_value", "note"]
 PLOTS = {"series": "series.png", "synth": "synthetic_control.png", "placebo": "placebo.png"}

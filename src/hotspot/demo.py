@@ -14,9 +14,9 @@ from hotspot.ingest.report import IngestReport
 from hotspot.pipeline import (
     ForecastRun,
     cube_from_store,
+    publish_store_forecast,
     recent_targets,
     run_backtest,
-    run_forecast,
     save_store_cube,
 )
 from hotspot.settings import Settings
@@ -35,8 +35,8 @@ class DemoRun:
 
 
 def run_demo(settings: Settings, progress: ProgressCallback | None = None) -> DemoRun:
-    """Ingest the sample, build the cube, backtest the baselines over the last
-    ``settings.backtest_periods`` months and publish next month's forecast under
+    """Ingest the sample, build the cube, backtest the baselines and the model over the
+    last ``settings.backtest.periods`` months and publish next month's forecast under
     ``settings.out``."""
     out = Path(settings.out)
     store = out / "store"
@@ -44,13 +44,14 @@ def run_demo(settings: Settings, progress: ProgressCallback | None = None) -> De
     report = ingest_police_uk([embedded_path(*DEMO_EVENTS)], store, area=area, progress=progress)
     cube = cube_from_store(store, settings.cell_size_m, "M", area)
     cube_path = save_store_cube(cube, store)
-    first, last = recent_targets(cube, settings.backtest_periods)
-    models = list(dict.fromkeys([*settings.models, settings.model]))
-    record = run_backtest(store, models, first, last, cube=cube,
-                          coverages=settings.coverages, n_bootstrap=settings.n_bootstrap,
-                          seed=settings.seed, progress=progress)
+    first, last = recent_targets(cube, settings.backtest.periods)
+    model = settings.forecast.model
+    models = list(dict.fromkeys([*settings.backtest.baselines, model]))
+    record = run_backtest(store, models, first, last, settings=settings.backtest, cube=cube,
+                          progress=progress, model_params=settings.model_params)
     backtest_dir = out / "backtest"
     record.save(backtest_dir)
-    forecast = run_forecast(store, settings.model, out / "forecast", cube=cube,
-                            record=record)
+    forecast = publish_store_forecast(store, cube, model, out / "forecast", record=record,
+                                      params=settings.model_params.get(model),
+                                      top_share=settings.forecast.top_share)
     return DemoRun(report, cube_path, record, backtest_dir, forecast)

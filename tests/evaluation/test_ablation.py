@@ -3,9 +3,10 @@ import pandas as pd
 import pytest
 
 from hotspot.core.errors import ConfigError
-from hotspot.evaluation.ablation import covariate_ablation, takes_covariates
+from hotspot.evaluation.ablation import covariate_ablation
 from hotspot.features.covariates import parse_variants
 from hotspot.features.cube import cube_from_counts
+from hotspot.models.registry import available_models, model_tag
 
 WIDTH, N_CELLS, N_T = 6, 36, 48
 
@@ -24,8 +25,7 @@ def weather_driven():
 
 
 def test_only_feature_table_models_take_covariates():
-    assert takes_covariates("glm") and takes_covariates("gbm")
-    assert not takes_covariates("naive-mean")
+    assert {m for m in available_models() if model_tag(m, "takes_covariates")} == {"glm", "gbm"}
 
 
 def test_ablation_finds_a_covariate_that_drives_counts(weather_driven):
@@ -37,6 +37,8 @@ def test_ablation_finds_a_covariate_that_drives_counts(weather_driven):
     deviance = result.differences.query("metric == 'poisson_deviance'").iloc[0]
     assert deviance["model"] == "glm[weather]" and deviance["reference"] == "glm[none]"
     assert deviance["mean_diff"] < 0 and deviance["better"]
+    glm_params = [p["params"] for p in result.backtest.fitted_params if p["model"] == "glm[none]"]
+    assert glm_params and all("covariates" not in p for p in glm_params)
 
 
 def test_parse_variants_always_includes_none():

@@ -6,7 +6,7 @@ from hotspot.core.errors import ConfigError, DataError
 from hotspot.evaluation.backtest import METRIC_COLUMNS, PREDICTION_COLUMNS, backtest
 from hotspot.evaluation.bootstrap import bootstrap_mean_ci
 from hotspot.models.base import LevelForecaster
-from hotspot.models.registry import _REGISTRY, register
+from hotspot.models.registry import MODELS
 
 BASELINES = ["naive-last", "naive-mean", "naive-longrun"]
 
@@ -39,31 +39,43 @@ def test_backtest_observed_matches_the_cube(hot_cell_cube):
 
 
 class _Spy(LevelForecaster):
-    """Records the last period each fit saw."""
+    """Records the last period, the newest event and the newest covariate row each fit saw,
+    and the newest covariate row each forecast saw."""
 
     name = "test-spy"
+    _tags = {"takes_covariates": True}
     seen: list = []
+    predicted: list = []
 
-    def _fit(self, history, events):
-        _Spy.seen.append((str(history["time"].values[-1])[:7], events["time"].max()))
+    def _fit(self, history, events, covariates):
+        _Spy.seen.append((str(history["time"].values[-1])[:7], events["time"].max(),
+                          covariates["weather"].index.max()))
         self.level_ = history["counts"].values[-1].astype(float)
 
+    def _predict(self, periods, covariates):
+        _Spy.predicted.append(covariates["weather"].index.max())
+        return super()._predict(periods, covariates)
 
-def test_backtest_never_shows_a_fit_its_future(hot_cell_cube):
-    """Plant events after every origin: no fit may see a period or event past its origin."""
-    register(_Spy)
-    try:
-        times = pd.date_range("2019-01-01", "2020-12-31 23:00", freq="7D")
-        events = pd.DataFrame({"time": times, "x": 0.0, "y": 0.0})
-        _Spy.seen.clear()
-        backtest(hot_cell_cube, ["test-spy"], "2020-07", "2020-12", events=events,
-                 n_bootstrap=100)
-        origins = [f"2020-{m:02d}" for m in range(6, 12)]
-        assert [last for last, _ in _Spy.seen] == origins
-        for origin, (_, newest_event) in zip(origins, _Spy.seen, strict=True):
-            assert newest_event < pd.Period(origin, "M").end_time
-    finally:
-        _REGISTRY.pop("test-spy")
+
+def test_backtest_never_shows_a_fit_its_future(hot_cell_cube, monkeypatch):
+    """Plant events and covariate rows after every origin: no fit may see a period, event
+    or covariate past its origin, and no forecast a covariate past its target."""
+    monkeypatch.setitem(MODELS, "test-spy", f"{__name__}:_Spy")
+    times = pd.date_range("2019-01-01", "2020-12-31 23:00", freq="7D")
+    events = pd.DataFrame({"time": times, "x": 0.0, "y": 0.0})
+    months = pd.date_range("2019-01-01", "2021-06-01", freq="MS")
+    weather = pd.DataFrame({"temp": np.arange(len(months), dtype=float)},
+                           index=pd.Index(months, name="time"))
+    _Spy.seen.clear()
+    _Spy.predicted.clear()
+    backtest(hot_cell_cube, ["test-spy"], "2020-07", "2020-12", events=events,
+             covariates={"weather": weather}, n_bootstrap=100)
+    origins = [f"2020-{m:02d}" for m in range(6, 12)]
+    assert [last for last, _, _ in _Spy.seen] == origins
+    for origin, (_, newest_event, newest_row) in zip(origins, _Spy.seen, strict=True):
+        assert newest_event < pd.Period(origin, "M").end_time
+        assert newest_row == pd.Period(origin, "M").start_time
+    assert _Spy.predicted == [(pd.Period(o, "M") + 1).start_time for o in origins]
 
 
 def test_backtest_refuses_bad_ranges(hot_cell_cube):

@@ -2,7 +2,15 @@ import numpy as np
 import pandas as pd
 
 from hotspot.evaluation.backtest import backtest
-from hotspot.evaluation.compare import best_baseline, paired_differences
+from hotspot.evaluation.compare import best_baseline, is_baseline, paired_differences
+from hotspot.models.naive_longrun import NaiveLongrun
+from hotspot.models.registry import MODELS
+
+
+class _Climatology(NaiveLongrun):
+    """A baseline by its tag, whatever its name."""
+
+    name = "climatology"
 
 
 def _metrics(values_a, values_b, metric="pai", coverage=0.05):
@@ -38,3 +46,15 @@ def test_best_baseline_on_a_backtest(hot_cell_cube):
                       "2020-01", "2020-12", n_bootstrap=200)
     best = best_baseline(result.summary_table, "poisson_deviance")
     assert best in {"naive-mean", "naive-longrun"}  # averaging beats the last month's noise
+
+
+def test_baselines_are_found_by_tag_under_any_label(monkeypatch):
+    monkeypatch.setitem(MODELS, "climatology", f"{__name__}:_Climatology")
+    assert is_baseline("naive-mean") and is_baseline("naive-mean[k=3]")
+    assert is_baseline("climatology") and is_baseline("climatology[none]")
+    assert not is_baseline("glm[weather]") and not is_baseline("kde")
+    assert not is_baseline("naive-nonexistent")  # a name, not a registered baseline
+    summary = pd.DataFrame({
+        "model": ["glm[weather]", "naive-mean[k=3]", "climatology", "naive-nonexistent"],
+        "metric": "pai", "coverage": 0.05, "mean": [9.0, 2.0, 3.0, 8.0]})
+    assert best_baseline(summary, "pai", 0.05) == "climatology"

@@ -47,12 +47,6 @@ def test_units_on_dask_equal_the_serial_backtest(hot_cell_cube, tmp_path):
         serial.predictions.sort_values(key, ignore_index=True), check_exact=True)
 
 
-def test_param_grid_parsing():
-    grid = parallel.parse_param_grid(["naive-mean:k=3|6", "kde:bandwidth=100|200,decay=0.5"])
-    assert grid["naive-mean"] == [{"k": 3}, {"k": 6}]
-    assert grid["kde"] == [{"bandwidth": 100, "decay": 0.5}, {"bandwidth": 200, "decay": 0.5}]
-
-
 @pytest.fixture(scope="module")
 def city_store(tmp_path_factory):
     from hotspot.core.area import load_area
@@ -71,7 +65,7 @@ def test_backtest_grid_command_equals_serial_and_resumes(prefect_harness, city_s
 
     out = tmp_path / "grid"
     args = ["backtest-grid", "--store", str(city_store), "--models", ",".join(MODELS),
-            "--cells", "150,300", "--param", "naive-mean:k=2|4", "--from", "2020-07",
+            "--cells", "150,300", "--param", "naive-mean.k=2|4", "--from", "2020-07",
             "--to", "2020-12", "--out", str(out), "--workers", "2", "--threads",
             "--n-bootstrap", "200"]
     result = CliRunner().invoke(app, args)
@@ -125,3 +119,37 @@ def test_forecast_grid_on_a_given_scheduler_writes_one_forecast_per_combination(
                                                        "naive-mean[k=3].parquet"]
     frame = pd.read_parquet(paths[0])
     assert {"cell", "expected", "model"} <= set(frame.columns) and (frame["expected"] >= 0).all()
+
+
+@pytest.mark.prefect
+def test_backtest_backtest_grid_and_the_flow_give_the_same_summary(prefect_harness, city_store,
+                                                                   tmp_path, monkeypatch):
+    """One settings object: every door gets the same seed, bootstrap count and coverages,
+    so the same backtest has the same CIs (the grid used seed 0, the others 20150601)."""
+    from hotspot.cli import app
+    from hotspot.flows.hotspot_flows import backtest_flow
+    from hotspot.pipeline import cube_from_store, save_store_cube
+
+    save_store_cube(cube_from_store(city_store, 150.0), city_store)  # the serial doors' cube
+    for name in ("HOTSPOT_SEED", "HOTSPOT_BACKTEST__SEED", "HOTSPOT_N_BOOTSTRAP"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "s.toml"
+    config.write_text("[hotspot.backtest]\nn_bootstrap = 300\n")  # one file, three doors
+    common = ["--store", str(city_store), "--models", ",".join(MODELS), "--from", "2020-10",
+              "--to", "2020-12", "--config", str(config)]
+    runner = CliRunner()
+    result = runner.invoke(app, ["backtest", *common, "--out", str(tmp_path / "bt")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["backtest-grid", *common, "--out", str(tmp_path / "grid"),
+                                 "--workers", "1", "--threads"])
+    assert result.exit_code == 0, result.output
+    backtest_flow.fn(city_store, MODELS, "2020-10", "2020-12", tmp_path / "flow", config=config)
+
+    def summary(folder):
+        table = pd.read_csv(tmp_path / folder / "summary.csv")
+        return table.drop(columns=[c for c in ("cube", "param_set") if c in table])
+
+    serial = summary("bt")
+    assert serial["ci_low"].notna().any()
+    pd.testing.assert_frame_equal(summary("grid"), serial, check_exact=True)
+    pd.testing.assert_frame_equal(summary("flow"), serial, check_exact=True)

@@ -41,11 +41,19 @@ def test_pipeline_flow_publishes(prefect_harness, tmp_path):
     assert "2020-07" in outputs["report"].read_text()
 
 
-def test_flow_steps_run_without_prefect_server(tmp_path):
-    """``.fn`` calls the library directly: the flows hold no logic of their own."""
-    from hotspot.flows.steps import cube_task, ingest_task
+def test_the_pipeline_runs_without_prefect(tmp_path):
+    """The flows hold no logic: ``run_pipeline`` runs the same steps as plain calls."""
+    from hotspot.pipeline import run_pipeline
+    from hotspot.settings import load_settings
 
-    store = tmp_path / "store"
-    counts = ingest_task.fn(_paths()[:2], store, AREA)
-    assert counts["n_events"] > 0
-    assert cube_task.fn(store).name == "cube.zarr"
+    settings = load_settings(store=tmp_path / "store", out=tmp_path / "out", area=AREA,
+                             backtest_periods=2)
+    names = []
+
+    def step(name, fn, *args, **kwargs):
+        names.append(name)
+        return fn(*args, **kwargs)
+
+    run = run_pipeline(_paths()[:4], settings, step=step)
+    assert names == ["ingest-police-uk", "build-cube", "forecast"]
+    assert run.target_period == "2020-05" and run.outputs["report"].exists()

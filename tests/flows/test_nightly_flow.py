@@ -12,6 +12,7 @@ import pytest
 
 from hotspot import nightly
 from hotspot.core.errors import DataError
+from hotspot.core.locking import LOCK_FILE
 from hotspot.ingest.store import list_months, read_events
 from tests.conftest import EMBEDDED_DATA
 from tests.fakes.police_api_server import FakePoliceAPI
@@ -25,14 +26,15 @@ DROP_MONTHS = ["2020-04", "2020-05", "2020-06", "2020-07", "2020-08", "2020-09"]
 
 def write_config(path, base_url: str) -> None:
     path.write_text(f"""
+[hotspot]
 store = "store"
+area = "{AREA}"
+[hotspot.forecast]
 model = "rfg-harm"
-[area]
-file = "{AREA}"
-[sources]
+[hotspot.nightly.sources]
 drop_folder = "drop"
 drop_settle_s = 0
-[sources.api]
+[hotspot.nightly.sources.api]
 enabled = true
 base_url = "{base_url}"
 force = "city-of-london"
@@ -44,10 +46,10 @@ backoff_s = 0.01
 max_rate_per_s = 1000
 task_retries = 1
 task_retry_delay_s = 0
-[outputs]
+[hotspot.nightly.outputs]
 runs_dir = "runs"
 keep = 2
-[backtest]
+[hotspot.backtest]
 periods = 2
 n_bootstrap = 100
 """)
@@ -61,9 +63,9 @@ def fits(monkeypatch):
     seen: list[tuple[str, str]] = []
     original = BaseForecaster.fit
 
-    def spy(self, cube, until, events=None):
+    def spy(self, cube, until, *args, **kwargs):
         seen.append((self.name, str(until)))
-        return original(self, cube, until, events)
+        return original(self, cube, until, *args, **kwargs)
 
     monkeypatch.setattr(BaseForecaster, "fit", spy)
     return seen
@@ -141,7 +143,7 @@ def test_nightly_flow_end_to_end(prefect_harness, tmp_path, fits, monkeypatch):
         assert nightly.read_latest(runs) == run3
         assert nightly.list_runs(runs) == [run1, run3]
         assert not [p for p in runs.iterdir() if p.name.startswith(".")]
-        assert not (store / nightly.LOCK_FILE).exists()
+        assert not (store / LOCK_FILE).exists()
         assert "2020-12" in set(read_events(store)["time"].dt.strftime("%Y-%m"))
 
         # 6. the next pass finishes the job (the store changed since the last publish)
@@ -168,15 +170,15 @@ def test_nightly_cli_runs_the_flow(prefect_harness, tmp_path):
         shutil.copytree(EMBEDDED_DATA / "police-uk" / month, tmp_path / "drop" / month)
     config = tmp_path / "nightly.toml"
     config.write_text(f"""
+[hotspot]
 store = "store"
-[area]
-file = "{AREA}"
-[sources]
+area = "{AREA}"
+[hotspot.nightly.sources]
 drop_folder = "drop"
 drop_settle_s = 0
-[outputs]
+[hotspot.nightly.outputs]
 runs_dir = "runs"
-[backtest]
+[hotspot.backtest]
 periods = 1
 n_bootstrap = 100
 """)

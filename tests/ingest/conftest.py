@@ -15,8 +15,7 @@ import pytest
 
 from hotspot.core.area import StudyArea, bbox_area
 from hotspot.ingest.police_uk import STREET_COLUMNS
-
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from tests.conftest import SHARED_DATA
 
 
 class IngestData:

@@ -14,7 +14,7 @@ import pytest
 
 from hotspot.core.area import bbox_area
 from hotspot.core.errors import ConfigError, DataError
-from hotspot.ingest._rows import project
+from hotspot.ingest._coordinates import project
 from hotspot.ingest.csv_source import ingest_csv
 from hotspot.ingest.police_uk import ingest_police_uk
 from hotspot.ingest.store import read_events, read_quarantine, read_store_meta
@@ -76,7 +76,7 @@ def test_reasons_precedence_and_minute_timestamps(data, chicago_csv, tmp_path, c
     assert events.loc["chicago-assaults:10", "time"] == pd.Timestamp("2016-12-31 23:59")
     assert (events.loc["r1", "lon"], events.loc["r1", "lat"]) == (-87.6277, 41.7922)
     assert pd.isna(events["area_code"]).all() and set(events["source"]) == {"chicago-assaults"}
-    counts = report.counts.set_index(["month", "reason"])["n"].to_dict()
+    counts = {(c.month, c.reason): c.n for c in report.counts}
     assert counts[("2016-01", "event")] == 2 and counts[("invalid", "bad_time")] == 1
     assert counts[("2017-01", "future_time")] == 1 and counts[("2016-12", "event")] == 1
     assert read_store_meta(store) == {"crs": "EPSG:32616", "time_resolution": "timestamp"}
@@ -100,8 +100,8 @@ def test_gzip_gives_the_same_store_as_plain(data, chicago_csv, tmp_path):
     plain = ingest(chicago_csv, tmp_path / "plain", id_col="ref", source="chicago-assaults")
     zipped = ingest(packed, tmp_path / "zipped", id_col="ref")
     pd.testing.assert_frame_equal(read_events(tmp_path / "plain"), read_events(tmp_path / "zipped"))
-    assert zipped.files["n_rows"].tolist() == [10] == plain.files["n_rows"].tolist()
-    assert zipped.files["file"].tolist() == [str(packed)]
+    assert [f.n_rows for f in zipped.files] == [10] == [f.n_rows for f in plain.files]
+    assert [f.file for f in zipped.files] == [str(packed)]
 
 
 def test_projected_coordinates_in_input_crs(data, tmp_path):
@@ -122,7 +122,7 @@ def test_projected_coordinates_in_input_crs(data, tmp_path):
     assert read_store_meta(tmp_path / "store")["crs"] == "EPSG:27700"
     assert events["lon"].iloc[0] == pytest.approx(-0.09, abs=1e-6)
     assert (events["x"].iloc[0], events["y"].iloc[0]) == (x[0], y[0])  # kept exactly
-    assert report.counts.set_index("reason").loc["bad_coordinates", "n"] == 1
+    assert report.by_reason["bad_coordinates"] == 1
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def test_time_format(data, tmp_path):
     path = data.write_csv(tmp_path / "uk-style.csv", records, ["d", "lon", "lat"])
     report = ingest(path, tmp_path / "store", time_col="d", time_format="%d/%m/%Y %H:%M")
     assert read_events(tmp_path / "store")["time"].tolist() == [pd.Timestamp("2016-01-05 23:59")]
-    assert report.counts.set_index("reason").loc["bad_time", "n"] == 1
+    assert report.by_reason["bad_time"] == 1
 
 
 def test_store_crs_choice(chicago_csv, tmp_path):

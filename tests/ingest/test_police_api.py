@@ -10,12 +10,11 @@ import pytest
 from hotspot.core.area import load_area
 from hotspot.core.errors import DataError
 from hotspot.ingest import police_api
-from hotspot.ingest.police_api import (
+from hotspot.ingest.police_api import PoliceAPIClient, download_month
+from hotspot.ingest.police_api_geometry import encode_poly, query_polygon
+from hotspot.ingest.police_api_records import (
     CATEGORY_NAMES,
     CURRENT_CATEGORIES,
-    PoliceAPIClient,
-    download_month,
-    query_polygon,
     record_key,
     records_to_street_rows,
 )
@@ -126,7 +125,7 @@ def test_tiling_is_bounded(api, city_wgs84):
 
 def test_long_polygon_is_posted(api, area):
     ring = list(area.parts.to_crs("EPSG:4326").union_all().exterior.coords)
-    assert len(police_api.encode_poly(ring)) > police_api.MAX_GET_CHARS
+    assert len(encode_poly(ring)) > police_api.MAX_GET_CHARS
     with client_for(api) as client:
         records = client.crimes_in_polygon(ring, "2020-10")
     assert records

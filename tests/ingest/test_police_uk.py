@@ -18,7 +18,7 @@ from shapely.geometry import box
 
 from hotspot.core.area import StudyArea, load_area
 from hotspot.core.errors import ConfigError, DataError
-from hotspot.ingest._rows import project
+from hotspot.ingest._coordinates import project
 from hotspot.ingest.police_uk import STREET_COLUMNS, force_slug, ingest_police_uk
 from hotspot.ingest.schema import INVALID_MONTH
 from hotspot.ingest.store import init_store, read_events, read_quarantine
@@ -50,22 +50,21 @@ def test_folder_zip_and_single_files_give_the_same_events(data, tmp_path, area):
     pd.testing.assert_frame_equal(events, read_events(tmp_path / "c"))
     for report in (from_folder, from_zip, from_files):
         assert (report.n_rows, report.n_events, report.n_quarantined) == (7, 5, 2)
-    assert any("!2019-01/2019-01-btp-street.csv" in f for f in from_zip.files["file"])
+    assert any("!2019-01/2019-01-btp-street.csv" in f.file for f in from_zip.files)
 
 
 def test_outcomes_and_stop_and_search_files_are_listed_as_skipped(data, tmp_path):
     report = ingest(data.tree(), tmp_path / "store")
-    files = report.files.set_index(report.files["file"].map(lambda f: Path(f).name))
-    skipped = files.loc[
-        ["2019-01-city-of-london-outcomes.csv", "2019-02-city-of-london-stop-and-search.csv"]
-    ]
-    assert skipped["n_rows"].tolist() == [0, 0]
-    assert skipped["note"].str.startswith("skipped: outcomes").tolist() == [True, False]
-    assert skipped["note"].str.contains("stop-and-search").tolist() == [False, True]
-    street = files.loc["2019-01-city-of-london-street.csv"]
-    assert street["n_rows"] == 4 and pd.isna(street["note"])
-    expected = hashlib.sha256((data.root / "2019-01" / street.name).read_bytes()).hexdigest()
-    assert street["sha256"] == expected
+    files = {Path(f.file).name: f for f in report.files}
+    outcomes = files["2019-01-city-of-london-outcomes.csv"]
+    stop_search = files["2019-02-city-of-london-stop-and-search.csv"]
+    assert (outcomes.n_rows, stop_search.n_rows) == (0, 0)
+    assert outcomes.note.startswith("skipped: outcomes")
+    assert "stop-and-search" in stop_search.note and outcomes.sha256 is None
+    street = files["2019-01-city-of-london-street.csv"]
+    assert street.n_rows == 4 and street.note is None
+    expected = hashlib.sha256(Path(street.file).read_bytes()).hexdigest()
+    assert street.sha256 == expected
 
 
 def test_canonical_event_fields(data, tmp_path):
@@ -215,7 +214,7 @@ def test_every_row_is_accounted_for_and_counted_per_month(data, tmp_path, area):
     assert report.n_rows == n_input == report.n_events + report.n_quarantined
     assert len(read_events(tmp_path / "store")) == report.n_events
     assert len(read_quarantine(tmp_path / "store")) == report.n_quarantined
-    counts = report.counts.set_index(["month", "reason"])["n"].to_dict()
+    counts = {(c.month, c.reason): c.n for c in report.counts}
     assert counts == {
         ("2019-01", "event"): 4,
         ("2019-01", "no_coordinates"): 1,
@@ -250,7 +249,7 @@ def test_header_only_file_counts_zero_rows(data, tmp_path):
     full = data.street_file("2019-01", "city-of-london", [data.street_row("a")])
     empty = data.street_file("2019-02", "city-of-london", [])
     report = ingest([full, empty], tmp_path / "store")
-    assert report.files["n_rows"].tolist() == [1, 0]
+    assert [f.n_rows for f in report.files] == [1, 0]
     assert report.n_rows == 1
 
 
@@ -514,7 +513,7 @@ def test_real_city_of_london_48_months(data, tmp_path):
     )
     assert len(raw) == report.n_rows == 31_824 == report.n_events + report.n_quarantined
     assert len(report.months) == 48
-    by_reason = report.counts.groupby("reason")["n"].sum()
+    by_reason = report.by_reason
     no_coordinates = ((raw["Longitude"] == "") | (raw["Latitude"] == "")).sum()
     assert by_reason["no_coordinates"] == no_coordinates > 0
     assert by_reason["outside_study_area"] > 0

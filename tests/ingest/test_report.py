@@ -8,29 +8,25 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hotspot.ingest.report import IngestReport
+from hotspot.ingest.report import IngestReport, InputFile, RowCount
 
 
 def make_report(store: Path, n_rows: tuple[int, ...] = (6, 0)) -> IngestReport:
-    counts = pd.DataFrame(
-        {
-            "month": ["2019-02", "2019-01", "2019-01", "invalid", "2019-02"],
-            "reason": ["event", "no_coordinates", "event", "bad_month", "duplicate_crime_id"],
-            "n": [1, 1, 2, 1, 1],
-        }
-    )
-    files = pd.DataFrame(
-        {
-            "file": ["a/2019-01-x-street.csv", "a/2019-01-x-outcomes.csv"],
-            "sha256": ["ab" * 32, None],
-            "n_rows": list(n_rows),
-            "note": [None, "skipped: outcomes file"],
-        }
-    )
+    counts = [
+        RowCount("2019-02", "event", 1),
+        RowCount("2019-01", "no_coordinates", 1),
+        RowCount("2019-01", "event", 2),
+        RowCount("invalid", "bad_month", 1),
+        RowCount("2019-02", "duplicate_crime_id", 1),
+    ]
+    files = [
+        InputFile("a/2019-01-x-street.csv", "ab" * 32, n_rows[0]),
+        InputFile("a/2019-01-x-outcomes.csv", None, n_rows[1], "skipped: outcomes file"),
+    ]
     return IngestReport(
         store=store,
-        counts=counts,
-        files=files,
+        counts=tuple(counts),
+        files=tuple(files),
         started_at="2024-05-01T10:00:00.000001+00:00",
         finished_at="2024-05-01T10:00:02.500000+00:00",
     )
@@ -40,14 +36,25 @@ def test_totals(tmp_path):
     report = make_report(tmp_path)
     assert (report.n_rows, report.n_events, report.n_quarantined) == (6, 3, 3)
     assert report.months == ["2019-01", "2019-02"]
-    assert report.counts["month"].tolist() == [
+    assert [c.month for c in report.counts] == [
         "2019-01",
         "2019-01",
         "2019-02",
         "2019-02",
         "invalid",
     ]
-    assert report.counts["reason"].tolist()[:2] == ["event", "no_coordinates"]
+    assert [c.reason for c in report.counts][:2] == ["event", "no_coordinates"]
+    assert report.by_reason == {"no_coordinates": 1, "bad_month": 1, "duplicate_crime_id": 1}
+
+
+def test_by_month_has_every_outcome_in_precedence_order(tmp_path):
+    months = make_report(tmp_path).by_month()
+    assert [m.month for m in months] == ["2019-01", "2019-02", "invalid"]
+    assert list(months[0].by_outcome) == [
+        "event", "no_coordinates", "bad_month", "duplicate_crime_id"
+    ]  # fmt: skip
+    assert months[0].by_outcome["event"] == 2 and months[1].by_outcome["no_coordinates"] == 0
+    assert [m.total for m in months] == [3, 2, 1]
 
 
 def test_rows_that_do_not_add_up_are_refused(tmp_path):
@@ -81,9 +88,12 @@ def test_save_writes_json_and_markdown_and_loads_back(tmp_path):
     content = json.loads(path.read_text())
     assert content["n_rows"] == 6 and content["files"][1]["sha256"] is None
     loaded = IngestReport.load(path)
-    pd.testing.assert_frame_equal(loaded.counts, report.counts)
+    assert loaded == report
     pd.testing.assert_frame_equal(loaded.to_frame(), report.to_frame())
-    assert loaded.files["note"].tolist() == report.files["note"].tolist()
+    assert content["counts"][0] == {"month": "2019-01", "reason": "event", "n": 2}
+    assert content["files"][0] == {
+        "file": "a/2019-01-x-street.csv", "sha256": "ab" * 32, "n_rows": 6, "note": None
+    }  # fmt: skip
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
         path.name, path.with_suffix(".md").name
     ]  # fmt: skip

@@ -29,17 +29,9 @@ from hotspot.core.area import load_area
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.ingest.schema import EVENT_COLUMNS
 from hotspot.ingest.store import init_store, write_partition
-from hotspot.ingest.weather import (
-    DAILY_COLUMNS,
-    detect_format,
-    ingest_weather,
-    load_weather,
-    read_ecad,
-    read_plain_csv,
-    read_weather,
-    read_weather_file,
-    restrict,
-)
+from hotspot.ingest.weather import ingest_weather, load_weather, read_weather
+from hotspot.ingest.weather_files import detect_format, read_ecad, read_plain_csv, read_weather_file
+from hotspot.ingest.weather_table import DAILY_COLUMNS, restrict
 from tests.conftest import EMBEDDED_DATA, SHARED_DATA
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -59,7 +51,7 @@ def _closed_port() -> int:
 @pytest.fixture(autouse=True)
 def offline_meteostat(monkeypatch, tmp_path):
     """meteostat with every endpoint on a closed localhost port and a private cache."""
-    from hotspot.ingest.weather import _meteostat
+    from hotspot.ingest.weather_meteostat import _meteostat
 
     ms = _meteostat()
     import meteostat.providers.meteostat.daily as ms_daily

@@ -23,7 +23,9 @@ from hotspot.core.area import StudyArea
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.features.cube import build_cube
 from hotspot.features.grid import build_grid
-from hotspot.models._selfexcite import discrete_gaussian_kernel, integrate_forecast
+from hotspot.models._forecast import integrate_forecast
+from hotspot.models._lattice import discrete_gaussian_kernel
+from hotspot.models.etas_grid import EtasGrid
 from hotspot.models.registry import make_model
 from hotspot.models.simulate import simulate_grid_etas
 
@@ -194,6 +196,17 @@ def test_needs_events_and_checks_parameters(hot_cell_cube):
         make_model("etas-grid", spatial="everywhere")
     with pytest.raises(ConfigError):
         make_model("etas-grid", theta_init=1.5)
+
+
+def test_constructor_only_stores_and_fit_checks(hot_cell_cube, hot_cell_events):
+    """Parameters are kept as given (``get_params`` round-trips) and checked by ``fit``,
+    which then leaves the model unfitted."""
+    model = EtasGrid(theta_init=1.5, radius_sigmas=3)
+    assert model.get_params()["theta_init"] == 1.5
+    assert model.get_params()["radius_sigmas"] == 3
+    with pytest.raises(ConfigError, match="theta_init in"):
+        model.fit(hot_cell_cube, "2020-06", events=hot_cell_events)
+    assert not model.is_fitted and model.fitted_params() == {}
 
 
 def test_no_events_in_the_window_forecasts_zero(hot_cell_cube, hot_cell_events):

@@ -78,20 +78,36 @@ def _covariate_cube(seed: int = 3):
     return cube, {"event": pd.DataFrame({"flag": flag}, index=index)}, flag
 
 
+def _fit_predict(name, cube, covariates, predict_with=None):
+    cutoff = cube["time"].values[-1]
+    return make_model(name).fit(cube, cutoff, covariates=covariates).predict(
+        1, covariates=covariates if predict_with is None else predict_with)
+
+
 @pytest.mark.parametrize("name", ["glm", "gbm"])
 def test_covariate_moves_the_forecast(name):
     cube, covariates, flag = _covariate_cube()
-    model = make_model(name, covariates=covariates).fit(cube, cube["time"].values[-1])
-    on = dict(covariates)
-    on["event"] = covariates["event"].assign(flag=np.r_[flag[:N_T], 1.0])
+    on = {"event": covariates["event"].assign(flag=np.r_[flag[:N_T], 1.0])}
     off = {"event": covariates["event"].assign(flag=np.r_[flag[:N_T], 0.0])}
-    high = make_model(name, covariates=on).fit(cube, cube["time"].values[-1]).predict(1)
-    low = make_model(name, covariates=off).fit(cube, cube["time"].values[-1]).predict(1)
+    high = _fit_predict(name, cube, on)
+    low = _fit_predict(name, cube, off)
     assert high.values.sum() > 1.5 * low.values.sum()
-    assert model.predict(1).shape == (1, N)
+    assert high.shape == (1, N)
+    # the forecast month's flag is read at predict: the same fit gives both forecasts
+    np.testing.assert_array_equal(_fit_predict(name, cube, off, predict_with=on).values,
+                                  high.values)
     missing = {"event": covariates["event"].iloc[:N_T]}  # no value for the forecast month
     with pytest.raises(DataError, match="forecast period"):
-        make_model(name, covariates=missing).fit(cube, cube["time"].values[-1]).predict(1)
+        _fit_predict(name, cube, missing)
+
+
+@pytest.mark.parametrize("name", ["glm", "gbm"])
+def test_predict_needs_the_covariate_groups_of_the_fit(name):
+    cube, covariates, _ = _covariate_cube()
+    model = make_model(name).fit(cube, cube["time"].values[-1], covariates=covariates)
+    with pytest.raises(DataError, match=r"fitted with covariates \['event'\] but predict "
+                                        r"got \[\]"):
+        model.predict(1)
 
 
 def test_gbm_is_seeded_and_records_its_training_loss():

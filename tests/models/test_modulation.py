@@ -19,8 +19,9 @@ from hotspot.core.area import StudyArea
 from hotspot.core.errors import ConfigError
 from hotspot.features.cube import build_cube
 from hotspot.features.grid import build_grid
+from hotspot.models._forecast import integrate_forecast
+from hotspot.models._lattice import discrete_gaussian_kernel
 from hotspot.models._modulation import SeasonalModulation
-from hotspot.models._selfexcite import discrete_gaussian_kernel, integrate_forecast
 from hotspot.models.registry import make_model
 from hotspot.models.simulate import simulate_grid_etas
 

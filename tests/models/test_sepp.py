@@ -19,8 +19,8 @@ from hotspot.core.area import StudyArea
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.features.cube import build_cube
 from hotspot.features.grid import build_grid
-from hotspot.models import _selfexcite
-from hotspot.models._selfexcite import find_pairs
+from hotspot.models import _pairs
+from hotspot.models._pairs import find_pairs
 from hotspot.models.registry import make_model
 from hotspot.models.simulate import simulate_sepp
 
@@ -95,24 +95,25 @@ def test_forecast_windows_add_up(fitted):
     np.testing.assert_allclose(fitted.predict(2).values, one_by_one, rtol=1e-9)
 
 
-def test_background_mass_is_conserved_over_the_cells(fitted):
+def test_background_mass_is_conserved_over_the_cells(scenario, fitted):
     base, _, kernel = fitted._forecast_parts()
     assert base.sum() == pytest.approx(fitted.fitted_params()["mu_total_per_day"], rel=1e-9)
     columns = np.asarray(kernel.sum(axis=0)).ravel()
     assert columns.max() <= 1 + 1e-9
-    ix, iy = fitted.ix_ - fitted.ix_.min(), fitted.iy_ - fitted.iy_.min()
+    ix, iy = (scenario[0][axis].values - scenario[0][axis].values.min() for axis in ("ix", "iy"))
     interior = (np.minimum(ix, iy) >= 5) & (np.maximum(ix, iy) <= N_SIDE - 6)
     np.testing.assert_allclose(columns[interior], 1.0, atol=1e-4)
     # a parent uniform in the corner cell keeps per axis (1/h) ∫_0^h Φ(u/σ) du of its
     # offspring: (σ/h) [z Φ(z) + φ(z) − φ(0)] at z = h/σ
-    z = H / fitted.sigma_
-    keep = (fitted.sigma_ / H) * (z * special.ndtr(z) + np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
+    sigma = fitted.fitted_params()["sigma_m"]
+    z = H / sigma
+    keep = (sigma / H) * (z * special.ndtr(z) + np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
                                   - 1 / np.sqrt(2 * np.pi))
     corner = (ix == 0) & (iy == 0)
     assert columns[corner][0] == pytest.approx(keep**2, rel=2e-3)
 
 
-def test_trigger_is_integrated_over_each_cell(fitted):
+def test_trigger_is_integrated_over_each_cell(scenario, fitted):
     """The triggered part of a one-day forecast (no cascade) against the exact integral of
     each recent event's Gaussian over each cell (products of normal CDF differences)."""
     fitted.horizon_cascade = False
@@ -123,12 +124,13 @@ def test_trigger_is_integrated_over_each_cell(fitted):
     base, _, _ = fitted._forecast_parts()
     triggered = forecast - base
     window = fitted.window_
-    theta, omega, sigma = fitted.theta_, fitted.omega_, fitted.sigma_
+    theta, omega = fitted.trigger_.theta, fitted.trigger_.omega
+    sigma = fitted.trigger_.spatial.sigma
     weight = theta * (np.exp(-omega * window.remaining) - np.exp(-omega * (window.remaining + 1)))
     recent = np.flatnonzero(weight > 1e-9 * weight.max())
     # per event: normal CDF differences over each column and each row of cells
-    cols, col_of = np.unique(fitted.ix_, return_inverse=True)
-    rows, row_of = np.unique(fitted.iy_, return_inverse=True)
+    cols, col_of = np.unique(scenario[0]["ix"].values, return_inverse=True)
+    rows, row_of = np.unique(scenario[0]["iy"].values, return_inverse=True)
     edges_x, edges_y = np.append(cols, cols[-1] + 1) * H, np.append(rows, rows[-1] + 1) * H
     px = np.diff(special.ndtr((edges_x[None, :] - window.x[recent, None]) / sigma), axis=1)
     py = np.diff(special.ndtr((edges_y[None, :] - window.y[recent, None]) / sigma), axis=1)
@@ -189,6 +191,6 @@ def test_pair_search_matches_brute_force():
 
 def test_a_runaway_pair_search_stops_with_advice(scenario, monkeypatch):
     cube, events = scenario
-    monkeypatch.setattr(_selfexcite, "MAX_PAIR_CANDIDATES", 1000)
+    monkeypatch.setattr(_pairs, "MAX_PAIR_CANDIDATES", 1000)
     with pytest.raises(DataError, match="candidate pairs"):
         make_model("sepp").fit(cube, LAST_DAY, events=events)

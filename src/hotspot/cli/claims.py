@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hotspot.cli.common import StoreOpt, console, handle_errors
+from hotspot.cli.common import ConfigOpt, StoreOpt, console, handle_errors
+from hotspot.settings import load_settings
 
 
 @handle_errors
@@ -30,28 +31,37 @@ def evaluate_claim_command(
         "--category", help="Only this crime category (default: all).")] = None,
     claimed: Annotated[str | None, typer.Option(
         "--claimed", help="The claimed change, e.g. -12% for a 12 % drop.")] = None,
-    controls: Annotated[str, typer.Option(
+    controls: Annotated[str | None, typer.Option(
         "--controls", help="'auto' (blocks of the treated area's size from the same store) "
-                           "or a boundary file whose polygons are candidate controls.")] = "auto",
-    buffer: Annotated[float, typer.Option(
+                           "or a boundary file whose polygons are candidate controls "
+                           "[default: claims.controls, 'auto']")] = None,
+    buffer: Annotated[float | None, typer.Option(
         "--buffer", help="Ring (metres) around the treated area: displacement is measured "
-                         "in it and controls may not touch it.")] = 500.0,
-    n_controls: Annotated[int, typer.Option(
+                         "in it and controls may not touch it [default: claims.buffer_m, "
+                         "500]")] = None,
+    n_controls: Annotated[int | None, typer.Option(
         "--n-controls", help="Keep this many controls closest in pre-period level and "
-                             "trend.")] = 20,
-    min_unit_mean: Annotated[float, typer.Option(
+                             "trend [default: claims.n_controls, 20]")] = None,
+    min_unit_mean: Annotated[float | None, typer.Option(
         "--min-unit-events", help="Controls need at least this many events a month before "
-                                  "the start.")] = 5.0,
+                                  "the start [default: claims.min_unit_events, 5]")] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Check a claim like "crime down 12 % in six months" with ITS, DiD, synthetic control,
     placebo tests, power, regression to the mean and displacement; writes estimates.csv,
     verdict.md and report.md/.html with plots to --out."""
     from hotspot.evaluation.claims import evaluate_claim
 
+    settings = load_settings(config, store=store, claims={
+        "controls": controls, "buffer_m": buffer, "n_controls": n_controls,
+        "min_unit_events": min_unit_mean})
+    claims = settings.claims
     result = evaluate_claim(
-        store, area, start, end, area_filter=area_filter, category=category, claimed=claimed,
-        controls=controls if controls == "auto" else Path(controls), buffer_m=buffer,
-        n_controls=n_controls, min_unit_mean=min_unit_mean)
+        settings.store, area, start, end, area_filter=area_filter, category=category,
+        claimed=claimed,
+        controls=claims.controls if claims.controls == "auto" else Path(claims.controls),
+        buffer_m=claims.buffer_m, n_controls=claims.n_controls,
+        min_unit_mean=claims.min_unit_events)
     paths = result.save(out)
     table = Table(title=f"claim: {result.claim_text()}")
     for column in ("method", "estimate", "95% CI", "p"):

@@ -72,14 +72,16 @@ def _progress() -> Iterator[ProgressCallback]:
 def _show(report: IngestReport) -> None:
     from hotspot.ingest.report import EVENT
 
-    frame = report.to_frame()
+    months = report.by_month()
     table = Table(title=f"ingest into {report.store}", show_footer=True)
-    for column in frame.columns:
-        header = "events" if column == EVENT else str(column).replace("_", " ")
-        footer = "total" if column == "month" else f"{int(frame[column].sum()):,}"
-        table.add_column(header, footer=footer, justify="left" if column == "month" else "right")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(str(v) if i == 0 else f"{v:,}" for i, v in enumerate(row)))
+    table.add_column("month", footer="total", justify="left")
+    for outcome in report.outcomes:
+        header = "events" if outcome == EVENT else outcome.replace("_", " ")
+        n = sum(m.by_outcome[outcome] for m in months)
+        table.add_column(header, footer=f"{n:,}", justify="right")
+    table.add_column("total", footer=f"{report.n_rows:,}", justify="right")
+    for m in months:
+        table.add_row(m.month, *(f"{n:,}" for n in m.by_outcome.values()), f"{m.total:,}")
     console.print(table)
     console.print(report.summary(), highlight=False)
     console.print(f"report: {report.path}", highlight=False, soft_wrap=True)

@@ -12,7 +12,19 @@ from rich.table import Table
 
 from hotspot import __version__
 from hotspot.cli.claims import evaluate_claim_command
-from hotspot.cli.common import DEBUG, StoreOpt, console, handle_errors
+from hotspot.cli.common import (
+    DEBUG,
+    ConfigOpt,
+    FromOpt,
+    ModelsOpt,
+    NBootstrapOpt,
+    ParamOpt,
+    SeedOpt,
+    StoreOpt,
+    ToOpt,
+    console,
+    handle_errors,
+)
 from hotspot.cli.ingest import ingest_app
 from hotspot.cli.nightly import nightly_command, serve_command
 from hotspot.cli.scale import backtest_grid_command
@@ -37,17 +49,6 @@ app.command("evaluate-claim")(evaluate_claim_command)
 app.command("nightly")(nightly_command)
 app.command("serve")(serve_command)
 app.command("backtest-grid")(backtest_grid_command)
-
-ParamOpt = Annotated[
-    list[str] | None,
-    typer.Option("--param", help="Model parameter MODEL.KEY=VALUE, repeatable, e.g. "
-                 "etas-grid.background_time=seasonal (adds to the config's model_params)."),
-]
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help="TOML settings file (settings under a \\[hotspot] table)."),
-]
-
 
 @app.callback()
 def main(
@@ -83,15 +84,13 @@ def cube(
     config: ConfigOpt = None,
 ) -> None:
     """Build the counts cube (time x cell) of a store on a square grid; saves STORE/cube.zarr."""
-    from hotspot.core.area import load_area
     from hotspot.features.cube import cube_periods
-    from hotspot.pipeline import cube_from_store, save_store_cube
+    from hotspot.pipeline import cube_from_store, save_store_cube, settings_area
 
     settings = load_settings(config, store=store, cell_size_m=cell, area=area,
                              area_filter=area_filter, crs=crs, freq=freq)
-    study_area = (load_area(settings.area, settings.area_filter, settings.crs)
-                  if settings.area else None)
-    built = cube_from_store(settings.store, settings.cell_size_m, settings.freq, study_area)
+    built = cube_from_store(settings.store, settings.cell_size_m, settings.freq,
+                            settings_area(settings))
     path = save_store_cube(built, settings.store)
     periods = cube_periods(built)
     console.print(
@@ -105,9 +104,9 @@ def cube(
 @handle_errors
 def backtest(
     store: StoreOpt,
-    models: Annotated[str, typer.Option("--models", help="Comma-separated model names.")],
-    from_: Annotated[str, typer.Option("--from", help="First held-out period (YYYY-MM).")],
-    to: Annotated[str, typer.Option("--to", help="Last held-out period (YYYY-MM).")],
+    models: ModelsOpt,
+    from_: FromOpt,
+    to: ToOpt,
     out: Annotated[Path, typer.Option("--out", help="Folder for metrics and predictions.")],
     cube_path: Annotated[
         Path | None, typer.Option("--cube", help="Cube to use; default STORE/cube.zarr.")
@@ -119,19 +118,19 @@ def backtest(
                      "paired differences against none."),
     ] = None,
     param: ParamOpt = None,
+    seed: SeedOpt = None,
+    n_bootstrap: NBootstrapOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Rolling-origin backtest: refit at each origin, score the next period."""
-    import hotspot.models as registry
+    from hotspot.models import parse_model_names, parse_model_params
     from hotspot.pipeline import open_store_cube, run_backtest, run_covariate_ablation
 
-    settings = load_settings(config, store=store, out=out)
-    names = registry.parse_model_names(models)
-    model_params = registry.parse_model_params(param, settings.model_params)
-    cube_ = open_store_cube(settings.store, cube_path)
-    options = {"cube": cube_, "coverages": settings.coverages,
-               "n_bootstrap": settings.n_bootstrap, "seed": settings.seed,
-               "model_params": model_params}
+    settings = load_settings(config, store=store, out=out, seed=seed, n_bootstrap=n_bootstrap)
+    names = parse_model_names(models)
+    model_params = parse_model_params(param, settings.model_params)
+    options = {"cube": open_store_cube(settings.store, cube_path),
+               "settings": settings.backtest, "model_params": model_params}
     with rich_progress() as progress:
         if covariates:
             ablation = run_covariate_ablation(settings.store, names, from_, to, covariates,
@@ -163,25 +162,25 @@ def forecast(
         Path | None, typer.Option("--cube", help="Cube to use; default STORE/cube.zarr.")
     ] = None,
     param: ParamOpt = None,
+    seed: SeedOpt = None,
+    n_bootstrap: NBootstrapOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Fit on all data and publish next period's forecast (gpkg, geojson, map, report)."""
-    import hotspot.models as registry
+    from hotspot.models import parse_model_params
     from hotspot.pipeline import open_store_cube, run_forecast
 
     settings = load_settings(config, store=store, out=out, model=model,
-                             backtest_periods=backtest_periods)
-    registry.parse_model_names(settings.model)
-    model_params = registry.parse_model_params(param, settings.model_params)
+                             backtest_periods=backtest_periods, seed=seed,
+                             n_bootstrap=n_bootstrap)
+    model_params = parse_model_params(param, settings.model_params)
     cube_ = open_store_cube(settings.store, cube_path)
     with rich_progress() as progress:
-        run = run_forecast(settings.store, settings.model, settings.out, cube=cube_,
-                           backtest_periods=settings.backtest_periods,
-                           n_bootstrap=settings.n_bootstrap, seed=settings.seed,
-                           progress=progress, model_params=model_params)
+        run = run_forecast(settings, cube=cube_, model_params=model_params, progress=progress)
     if run.backtest is not None:
         _print_summary(run.backtest)
-    _print_outputs(f"forecast for {run.target_period} ({settings.model})", run.outputs)
+    _print_outputs(f"forecast for {run.target_period} ({settings.forecast.model})",
+                   run.outputs)
 
 
 @app.command()
@@ -195,18 +194,18 @@ def demo(
 ) -> None:
     """Run the main job on the embedded City of London sample: ingest, cube, backtest the
     baselines over the last 6 months, publish next month's forecast."""
-    import hotspot.models as registry
     from hotspot.demo import run_demo
+    from hotspot.models import parse_model_params
 
     settings = load_settings(config, out=out, model=model)
-    registry.parse_model_names(settings.model)
+    parse_model_params(None, settings.model_params)
     with rich_progress() as progress:
         run = run_demo(settings, progress=progress)
     console.print(run.ingest.summary())
     console.print(f"cube: [bold]{run.cube_path}[/]")
     _print_summary(run.backtest)
     console.print(f"backtest: [bold]{run.backtest_dir}[/]")
-    _print_outputs(f"forecast for {run.forecast.target_period} ({settings.model})",
+    _print_outputs(f"forecast for {run.forecast.target_period} ({settings.forecast.model})",
                    run.forecast.outputs)
 
 

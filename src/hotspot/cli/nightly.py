@@ -15,7 +15,8 @@ import typer
 from hotspot.cli.common import console, err_console, handle_errors
 
 NightlyConfigOpt = Annotated[
-    Path, typer.Option("--config", help="Nightly TOML config (see examples/nightly.toml).")
+    Path, typer.Option("--config", help="TOML settings with a [hotspot.nightly] section "
+                                        "(see examples/nightly.toml).")
 ]
 
 
@@ -44,11 +45,11 @@ def nightly_command(
     """Run one nightly pass now: ingest new police.uk months (drop folder and API), refit,
     backtest against the baselines, publish a dated run folder and move 'latest'. With
     nothing new it says so and writes nothing."""
-    from hotspot.nightly import load_nightly_config, run_nightly
+    from hotspot.nightly import nightly_settings, run_nightly
 
-    load_nightly_config(config)  # fail fast, before Prefect starts
+    settings = nightly_settings(config)  # fail fast, before Prefect starts
     if no_prefect:
-        result = run_nightly(config)
+        result = run_nightly(settings)
     else:
         from hotspot.flows.nightly import nightly_flow
 
@@ -70,17 +71,17 @@ def serve_command(
     """Serve the nightly flow as a Prefect deployment on a cron schedule until Ctrl-C.
     Needs a Prefect server: set PREFECT_API_URL (see docs/nightly.md)."""
     from hotspot.flows.nightly import serve_nightly
-    from hotspot.nightly import load_nightly_config
+    from hotspot.nightly import nightly_settings
 
-    cfg = load_nightly_config(config)
+    schedule = nightly_settings(config).nightly.schedule
     if not os.environ.get("PREFECT_API_URL"):
         err_console.print(
             "[bold yellow]warning:[/] PREFECT_API_URL is not set: Prefect would start a "
             "temporary server that cannot run schedules. Start one with 'prefect server start "
             "--host 127.0.0.1 --port 4200' and export "
             "PREFECT_API_URL=http://127.0.0.1:4200/api", highlight=False)
-    console.print(f"serving hotspot-nightly/{name or cfg.schedule.deployment} on "
-                  f"'{cron or cfg.schedule.cron}'"
-                  + (f" ({cfg.schedule.timezone})" if cfg.schedule.timezone else "")
+    console.print(f"serving hotspot-nightly/{name or schedule.deployment} on "
+                  f"'{cron or schedule.cron}'"
+                  + (f" ({schedule.timezone})" if schedule.timezone else "")
                   + "; Ctrl-C to stop (the deployment is then paused)")
     serve_nightly(config, cron=cron, name=name)

@@ -11,8 +11,21 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli.common import StoreOpt, console, err_console, handle_errors
+from hotspot.cli.common import (
+    ConfigOpt,
+    FromOpt,
+    ModelsOpt,
+    NBootstrapOpt,
+    ParamOpt,
+    SeedOpt,
+    StoreOpt,
+    ToOpt,
+    console,
+    err_console,
+    handle_errors,
+)
 from hotspot.core.errors import ConfigError
+from hotspot.settings import load_settings
 
 
 def _floats(text: str, option: str) -> list[float]:
@@ -28,18 +41,14 @@ def _floats(text: str, option: str) -> list[float]:
 @handle_errors
 def backtest_grid_command(
     store: StoreOpt,
-    models: Annotated[str, typer.Option("--models", help="Comma-separated model names.")],
-    from_: Annotated[str, typer.Option("--from", help="First held-out period (YYYY-MM).")],
-    to: Annotated[str, typer.Option("--to", help="Last held-out period (YYYY-MM).")],
+    models: ModelsOpt,
+    from_: FromOpt,
+    to: ToOpt,
     out: Annotated[Path, typer.Option("--out", help="Folder for cubes, units and metrics.")],
     cells: Annotated[
         str, typer.Option("--cells", help="Cell sizes in metres, comma-separated: one cube each.")
     ] = "150",
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", help="Parameter grid of a model: MODEL:NAME=V1|V2[,NAME=V...]; "
-                                     "repeatable."),
-    ] = None,
+    param: ParamOpt = None,
     dask_address: Annotated[
         str | None,
         typer.Option("--dask-address",
@@ -55,10 +64,8 @@ def backtest_grid_command(
                      help="Local workers as processes or threads (default: processes when "
                           "PREFECT_API_URL names a Prefect server, else threads)."),
     ] = None,
-    n_bootstrap: Annotated[
-        int, typer.Option("--n-bootstrap", min=0, help="Bootstrap resamples for the CIs.")
-    ] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    n_bootstrap: NBootstrapOpt = None,
+    seed: SeedOpt = None,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Ignore finished units of an earlier run in --out.")
     ] = False,
@@ -66,20 +73,20 @@ def backtest_grid_command(
         int, typer.Option("--units-per-task", min=1,
                           help="Work units per Dask task (more: less scheduling overhead).")
     ] = 4,
+    config: ConfigOpt = None,
 ) -> None:
     """Backtest every model (and parameter set) at every cell size and origin, in parallel
     on Dask; the numbers equal 'hotspot backtest' run one by one. Re-running after a crash
-    resumes: finished units are kept in OUT/units."""
-    import hotspot.models as registry
-    from hotspot.evaluation.parallel import parse_param_grid
+    resumes: finished units are kept in OUT/units. Grids: --param MODEL.KEY=V1|V2."""
     from hotspot.flows.backtest_grid import run_backtest_grid, use_processes
+    from hotspot.models import parse_model_names, parse_param_grid
 
-    names = registry.parse_model_names(models)
+    settings = load_settings(config, store=store, out=out, seed=seed, n_bootstrap=n_bootstrap)
+    names = parse_model_names(models)
     sizes = _floats(cells, "--cells")
-    grid = parse_param_grid(param or [])
-    unknown = sorted(set(grid) - set(names))
-    if unknown:
-        raise ConfigError(f"--param names model(s) {', '.join(unknown)} not in --models")
+    configured = {name: settings.model_params[name] for name in names
+                  if name in settings.model_params}
+    grid = parse_param_grid(param, configured)
     if not dask_address and processes and not os.environ.get("PREFECT_API_URL"):
         err_console.print(
             "[bold yellow]warning:[/] process workers without PREFECT_API_URL start one "
@@ -89,9 +96,9 @@ def backtest_grid_command(
                              f"{'process' if use_processes(processes) else 'thread'} workers")
     console.print(f"backtest grid on {where}", highlight=False)
     paths = run_backtest_grid(
-        dask_address=dask_address, n_workers=workers, processes=processes,
-        store=str(store), models=names, first_target=from_, last_target=to, out=str(out),
-        cell_sizes=sizes, param_grid=grid, n_bootstrap=n_bootstrap, seed=seed,
+        settings=settings, dask_address=dask_address, n_workers=workers, processes=processes,
+        store=str(settings.store), models=names, first_target=from_, last_target=to,
+        out=str(settings.out), cell_sizes=sizes, param_grid=grid, freq=settings.freq,
         resume=not fresh, units_per_task=units_per_task,
     )
     _print_summary(Path(paths["summary"]))
@@ -104,7 +111,7 @@ def _print_summary(path: Path, coverage: float = 0.05) -> None:
     from rich.table import Table
 
     summary = pd.read_csv(path)
-    summary["param_set"] = summary["param_set"].fillna("")
+    summary["param_set"] = summary["param_set"].astype("string").fillna("")
     rows = summary[(summary["metric"] == "pai") & ((summary["coverage"] - coverage).abs() < 1e-9)]
     table = Table(title=f"PAI@{coverage:.0%}: mean [95% bootstrap CI]")
     for column in ("cube", "model", "params", "PAI"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,8 +107,9 @@ def load_area(
     if parts.crs is None:
         raise DataError(f"area file {path} has no CRS: add a .prj or use a GeoPackage")
     # Some shapefiles' .prj (the shared London wards among them) describe the British
-    # National Grid without its EPSG code; name it so later CRS checks compare equal.
-    if parts.crs.to_epsg() is None and "British_National_Grid" in parts.crs.to_wkt():
+    # National Grid without its EPSG code, too loosely for pyproj to call it EPSG:27700 at
+    # its usual confidence; name it so the grid and the store get the exact CRS.
+    if parts.crs.to_epsg() is None and parts.crs.to_epsg(min_confidence=20) == 27700:
         parts = parts.set_crs(BRITISH_NATIONAL_GRID, allow_override=True)
     if area_filter:
         column, value = _parse_filter(area_filter)
@@ -148,4 +150,14 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 def same_crs(a: object, b: object) -> bool:
     """Whether two CRS (EPSG strings, WKT, ``pyproj.CRS``) are the same CRS. Strings are never
     compared: ``EPSG:27700`` and its WKT are equal, ``epsg:27700 `` is not a different CRS."""
-    return CRS.from_user_input(a) == CRS.from_user_input(b)
+    return _parse_crs(a) == _parse_crs(b)
+
+
+def _parse_crs(crs: object) -> CRS:
+    # Ingest compares CRS once per block of rows: parse each text once (pyproj takes ~1 ms).
+    return _parse_crs_text(crs) if isinstance(crs, str) else CRS.from_user_input(crs)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_crs_text(text: str) -> CRS:
+    return CRS.from_user_input(text)

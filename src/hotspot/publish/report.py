@@ -13,9 +13,8 @@ import pandas as pd
 import xarray as xr
 
 from hotspot.evaluation.backtest import BacktestResult
+from hotspot.evaluation.compare import is_baseline
 from hotspot.publish.cells import ForecastInfo, percent_label
-
-BASELINE_PREFIX = "naive-"
 
 #: (column header, metric, coverage) of the backtest table; coverage None for deviance.
 BACKTEST_COLUMNS: list[tuple[str, str, float | None]] = [
@@ -38,10 +37,6 @@ HOW_TO_READ = [
     "Intervals are 95 % bootstrap intervals over the backtest periods; overlapping intervals "
     "mean the backtest cannot separate the models, not that they are equal.",
 ]
-
-
-def _is_baseline(model: str) -> bool:
-    return model.startswith(BASELINE_PREFIX)
 
 
 def _row(table: pd.DataFrame, model: str, metric: str, coverage: float | None) -> pd.Series | None:
@@ -117,7 +112,7 @@ def baseline_comparison(table: pd.DataFrame, model: str) -> str:
     if model not in models:
         return (f"The published model {model} is not in this backtest record, so it cannot be "
                 "compared with the baselines.")
-    baselines = [name for name in models if _is_baseline(name) and name != model]
+    baselines = [name for name in models if is_baseline(name) and name != model]
     if not baselines:
         return (f"This backtest record has no baseline other than {model}, so there is nothing "
                 "to compare it with.")
@@ -125,7 +120,7 @@ def baseline_comparison(table: pd.DataFrame, model: str) -> str:
     deviance = _compare_clause(table, model, baselines, "poisson_deviance", None,
                                "mean Poisson deviance (lower is better)", False)
     prefix = (f"The published model {model} is itself a baseline, so it is compared with the "
-              "best of the other baselines: " if _is_baseline(model)
+              "best of the other baselines: " if is_baseline(model)
               else "Compared with the best baseline on each measure: ")
     return f"{prefix}{pai}; {deviance}."
 
@@ -145,8 +140,8 @@ def backtest_section(backtest: BacktestResult | None, model: str) -> list[str]:
     rows = []
     for name in dict.fromkeys(table["model"]):
         if name == model:
-            role = "**published**" + (" (baseline)" if _is_baseline(name) else "")
-        elif _is_baseline(name):
+            role = "**published**" + (" (baseline)" if is_baseline(name) else "")
+        elif is_baseline(name):
             role = "baseline"
         else:
             role = "candidate"

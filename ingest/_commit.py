@@ -1,0 +1,182 @@
+"""Writing checked rows held in memory to the store: flag duplicate ids, replace every
+(month, source) partition the input touches, then save the area and the run's report.
+
+The partition helpers here (:func:`replace_partition`, :func:`merge_invalid`,
+:func:`finish`) are shared with the streamed path, :mod:`hotspot.ingest._commit_spilled`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+import hotspot.ingest.store as event_store
+from hotspot.core.area import StudyArea
+from hotspot.core.atomic import atomic_path
+from hotspot.core.progress import ProgressCallback, no_progress
+from hotspot.ingest._raw import raw_json
+from hotspot.ingest._read import CsvInput
+from hotspot.ingest._rows import REASON_CODE, REASON_TEXT
+from hotspot.ingest.report import EVENT, IngestReport, InputFile, RowCount, utc_now
+from hotspot.ingest.schema import DUPLICATE_CRIME_ID, INVALID_MONTH
+
+
+def _existing_ids(store: Path, replaced: set[tuple[str, str]]) -> pa.Array:
+    """Event ids in the store's partitions that this ingest does not replace."""
+    root = store / event_store.EVENTS_DIR
+    files = (
+        [
+            str(f)
+            for f in sorted(root.glob("month=*/*.parquet"))
+            if (f.parent.name.removeprefix("month="), f.stem) not in replaced
+        ]
+        if root.exists()
+        else []
+    )
+    if not files:
+        return pa.array([], type=pa.string())
+    table = ds.dataset(files, format="parquet").to_table(columns=["event_id"])
+    return table.column("event_id").combine_chunks()
+
+
+def flag_duplicates(rows: pd.DataFrame, existing: pa.Array) -> np.ndarray:
+    """Flag ``duplicate_crime_id``: an id seen earlier by (month, file, row) or in the store.
+
+    Only rows with an id from the data that passed every other check take part, so the
+    first *valid* record of a crime becomes the event. Returns the mask flagged here.
+    """
+    code = rows["code"].to_numpy()
+    candidates = (code == 0) & rows["unique_id"].to_numpy(dtype=bool)
+    mask = np.zeros(len(rows), dtype=bool)
+    if not candidates.any():
+        return mask
+    positions = np.flatnonzero(candidates)
+    order = rows.iloc[positions][["month", "file", "row", "event_id"]].reset_index(drop=True)
+    order = order.sort_values(["month", "file", "row"], kind="stable")
+    repeated = order["event_id"].duplicated(keep="first").to_numpy()
+    if len(existing):
+        ids = pa.array(order["event_id"].to_numpy(dtype=object), type=pa.string())
+        repeated = repeated | pc.is_in(ids, value_set=existing).to_numpy(zero_copy_only=False)
+    mask[positions[order.index.to_numpy()[repeated]]] = True
+    rows["code"] = np.where(mask, REASON_CODE[DUPLICATE_CRIME_ID], code).astype(np.int8)
+    return mask
+
+
+def merge_invalid(store: Path, source: str, new: pd.DataFrame, labels: set[str]) -> pd.DataFrame:
+    """The ``invalid`` quarantine partition: rows of earlier ingests from files this ingest
+    did not read, plus this ingest's."""
+    path = store / event_store.QUARANTINE_DIR / f"month={INVALID_MONTH}" / f"{source}.parquet"
+    if not path.exists():
+        return new
+    old = pq.read_table(path).to_pandas()
+    old = old[~old["file"].isin(labels)]
+    return pd.concat([old, new], ignore_index=True) if len(old) else new
+
+
+def commit(
+    rows: pd.DataFrame,
+    *,
+    inputs: Sequence[CsvInput],
+    files: Sequence[InputFile],
+    tables: Callable[[CsvInput], pa.Table],
+    store: Path,
+    crs: str,
+    resolution: event_store.TimeResolution,
+    area: StudyArea | None,
+    started_at: str,
+    progress: ProgressCallback | None,
+) -> IngestReport:
+    """Flag duplicates, replace every (month, source) partition the input touches, save the
+    area and the report.
+
+    ``rows`` is the concatenation of every input's :meth:`Rows.frame`. ``tables(inp)``
+    re-reads an input; it is called only for files with duplicate rows, to keep their raw
+    fields without holding every input's text in memory meanwhile.
+    """
+    progress = progress or no_progress
+    store = Path(store)
+    months = set(rows[["month", "source"]].drop_duplicates().itertuples(index=False, name=None))
+    months |= {(inp.month, inp.source) for inp in inputs if inp.month}
+    replaced = sorted(key for key in months if key[0] != INVALID_MONTH)
+    has_store = (store / event_store.META_FILE).exists()
+    existing = _existing_ids(store, set(replaced)) if has_store else pa.array([], type=pa.string())
+
+    duplicates = flag_duplicates(rows, existing)
+    if duplicates.any():
+        by_label = {inp.label: inp for inp in inputs}
+        for label in pd.unique(rows.loc[duplicates, "file"]):
+            in_file = duplicates & (rows["file"] == label).to_numpy()
+            positions = rows.loc[in_file, "row"].to_numpy() - 1
+            raw = raw_json(tables(by_label[label]), positions)
+            rows.loc[in_file, "raw"] = raw.to_numpy(zero_copy_only=False)
+    rows["reason"] = pd.Series(REASON_TEXT[rows["code"].to_numpy()], index=rows.index, dtype="str")
+
+    is_event = (rows["code"] == 0).to_numpy()
+    events = rows.loc[is_event].sort_values(["time", "event_id"], kind="stable")
+    quarantine = rows.loc[~is_event].sort_values(["file", "row"], kind="stable")
+    event_groups = dict(tuple(events.groupby(["month", "source"], sort=False)))
+    quarantine_groups = dict(tuple(quarantine.groupby(["month", "source"], sort=False)))
+    labels = {inp.label for inp in inputs}
+    steps = replaced + [(INVALID_MONTH, source) for source in sorted({i.source for i in inputs})]
+
+    event_store.init_store(store, crs, resolution)
+    for done, (month, source) in enumerate(steps):
+        progress("write store", done, len(steps))
+        if month != INVALID_MONTH:
+            replace_partition(
+                store, event_store.EVENTS_DIR, month, source, event_groups.get((month, source))
+            )
+            bad = quarantine_groups.get((month, source))
+        else:
+            new = quarantine_groups.get((month, source), quarantine.iloc[:0])
+            bad = merge_invalid(store, source, new, labels)
+        replace_partition(store, event_store.QUARANTINE_DIR, month, source, bad)
+    progress("write store", len(steps), len(steps))
+
+    counts = rows.assign(reason=rows["reason"].fillna(EVENT)).groupby(["month", "reason"]).size()
+    records = [RowCount(month, reason, int(n)) for (month, reason), n in counts.items()]
+    return finish(store, area, records, files, started_at)
+
+
+def finish(
+    store: Path, area: StudyArea | None, counts: Iterable[RowCount],
+    files: Iterable[InputFile], started_at: str,
+) -> IngestReport:
+    """Keep the study area, then build and save the run's report (the last write)."""
+    if area is not None:
+        save_area(store, area)
+    report = IngestReport(
+        store=store,
+        counts=tuple(counts),
+        files=tuple(files),
+        started_at=started_at,
+        finished_at=utc_now(),
+    )
+    report.save()
+    return report
+
+
+def replace_partition(
+    store: Path, kind: str, month: str, source: str, table: pd.DataFrame | None
+) -> None:
+    """Write ``table`` as the partition, or remove the partition when there is none."""
+    if table is None or table.empty:
+        event_store.remove_partition(store, kind, month, source)
+    else:
+        event_store.write_partition(store, kind, month, source, table)  # type: ignore[arg-type]
+
+
+def save_area(store: Path, area: StudyArea) -> None:
+    """Keep the study area events were checked against in the store, atomically."""
+    with warnings.catch_warnings(), atomic_path(store / event_store.AREA_FILE) as tmp:
+        # GDAL warns that the temporary name does not end in .gpkg.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        area.to_file(tmp)
