@@ -28,7 +28,13 @@ from hotspot.core.periods import period_label, period_range, to_period
 from hotspot.core.progress import ProgressCallback, no_progress
 from hotspot.evaluation.bootstrap import summarise
 from hotspot.evaluation.metrics import DEFAULT_COVERAGES
-from hotspot.evaluation.parallel import make_unit, run_serial, score_unit, to_jsonable
+from hotspot.evaluation.parallel import (
+    make_unit,
+    run_serial,
+    save_tables,
+    score_unit,
+    to_jsonable,
+)
 from hotspot.features.cube import check_cube, cube_periods
 from hotspot.models.base import Covariates
 from hotspot.models.registry import make_model
@@ -72,14 +78,8 @@ class BacktestResult:
         ``fit_times.csv`` into ``out_dir``, each atomically, plus ``fitted_params.json``
         (each model's learned parameters and convergence trace per origin)."""
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
         paths = {
-            "metrics": write_text_atomic(out_dir / "metrics.csv",
-                                         self.metrics.to_csv(index=False)),
-            "summary": write_text_atomic(out_dir / "summary.csv",
-                                         self.summary_table.to_csv(index=False)),
-            "fit_times": write_text_atomic(out_dir / "fit_times.csv",
-                                           self.fit_seconds.to_csv(index=False)),
+            **save_tables(out_dir, self.metrics, self.summary_table, self.fit_seconds),
             "fitted_params": write_text_atomic(
                 out_dir / "fitted_params.json",
                 json.dumps(self.fitted_params, indent=1, default=to_jsonable)),

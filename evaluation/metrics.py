@@ -30,7 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hotspot.core.ranking import DEFAULT_COVERAGES, DEVIANCE_FLOOR, rank_cells
+from hotspot.core.coverages import DEFAULT_COVERAGES
+from hotspot.core.ranking import DEVIANCE_FLOOR, rank_cells
 
 __all__ = ["DEFAULT_COVERAGES", "DEVIANCE_FLOOR", "captured_share", "coverage_metrics",
            "poisson_deviance", "rank_cells", "score_forecast"]

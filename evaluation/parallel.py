@@ -317,17 +317,22 @@ class GridResult:
         """``metrics.csv``, ``summary.csv``, ``fit_times.csv``, ``settings.json`` in
         ``out_dir``, each atomically."""
         out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        return {
-            "metrics": write_text_atomic(out_dir / "metrics.csv",
-                                         self.metrics.to_csv(index=False)),
-            "summary": write_text_atomic(out_dir / "summary.csv",
-                                         self.summary_table.to_csv(index=False)),
-            "fit_times": write_text_atomic(out_dir / "fit_times.csv",
-                                           self.fit_seconds.to_csv(index=False)),
-            "settings": write_text_atomic(out_dir / "settings.json",
-                                          json.dumps(self.settings, indent=1, default=str)),
-        }
+        return {**save_tables(out_dir, self.metrics, self.summary_table, self.fit_seconds),
+                "settings": write_text_atomic(out_dir / "settings.json",
+                                              json.dumps(self.settings, indent=1, default=str))}
+
+
+def save_tables(out_dir: Path, metrics: pd.DataFrame, summary: pd.DataFrame,
+                fit_seconds: pd.DataFrame) -> dict[str, Path]:
+    """``metrics.csv``, ``summary.csv`` and ``fit_times.csv`` in ``out_dir``, each
+    atomically: the tables every backtest result writes, serial or on a grid."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "metrics": write_text_atomic(out_dir / "metrics.csv", metrics.to_csv(index=False)),
+        "summary": write_text_atomic(out_dir / "summary.csv", summary.to_csv(index=False)),
+        "fit_times": write_text_atomic(out_dir / "fit_times.csv",
+                                       fit_seconds.to_csv(index=False)),
+    }
 
 
 def assemble_grid(

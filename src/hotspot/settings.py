@@ -35,8 +35,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from hotspot.core.coverages import DEFAULT_COVERAGES
 from hotspot.core.errors import ConfigError
-from hotspot.core.ranking import DEFAULT_COVERAGES
 from hotspot.models.registry import available_models
 
 ENV_PREFIX = "HOTSPOT_"
