@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from hotspot.core.atomic import write_text_atomic
+from hotspot.core.errors import ConfigError
 from hotspot.evaluation.backtest import BacktestResult, backtest
 from hotspot.evaluation.bootstrap import summarise
 from hotspot.evaluation.compare import paired_differences
@@ -34,9 +34,10 @@ class AblationResult:
     differences: pd.DataFrame
 
     def save(self, out_dir: Path | str) -> dict[str, Path]:
-        paths = self.backtest.save(out_dir)
-        paths["ablation"] = write_text_atomic(Path(out_dir) / "covariate_ablation.csv",
-                                              self.differences.to_csv(index=False))
+        # One folder swap for the backtest and its ablation table: never one without the other.
+        paths = self.backtest.save(
+            out_dir, extra={"covariate_ablation.csv": self.differences.to_csv(index=False)})
+        paths["ablation"] = paths.pop("covariate_ablation")
         return paths
 
 
@@ -53,6 +54,18 @@ def _relabel_run(run: BacktestResult, labels: Mapping[str, str]) -> BacktestResu
         settings=run.settings)
 
 
+def check_ablation(models: Sequence[str], variants: Sequence[str]) -> None:
+    """Raise ``ConfigError`` when an ablation would compare nothing: every difference is a
+    variant against ``none`` of a model that takes covariates."""
+    if not [v for v in variants if v != "none"]:
+        raise ConfigError("--covariates none alone compares nothing: name the groups to "
+                          "compare with none, e.g. --covariates none,weather (or leave "
+                          "--covariates out for a plain backtest)")
+    if not any(model_tag(m, "takes_covariates") for m in models):
+        raise ConfigError(f"--covariates needs a model that takes covariates (e.g. glm, gbm): "
+                          f"none of --models {','.join(models)} does")
+
+
 def covariate_ablation(
     cube: xr.Dataset,
     models: Sequence[str],
@@ -67,6 +80,7 @@ def covariate_ablation(
 ) -> AblationResult:
     """Backtest ``models`` under each covariate variant and compare each with ``none``;
     ``model_params`` go to every run, the variant's tables to ``fit``/``predict``."""
+    check_ablation(models, list(variants))
     user_params = dict(model_params or {})
     plain = [m for m in models if not model_tag(m, "takes_covariates")]
     with_covariates = [m for m in models if model_tag(m, "takes_covariates")]

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xarray as xr
 
-from hotspot.core.atomic import atomic_path, write_text_atomic
+from hotspot.core.atomic import replace_folder, write_text_atomic
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.core.periods import period_label, period_range, to_period
 from hotspot.core.progress import ProgressCallback, no_progress
@@ -41,6 +41,9 @@ from hotspot.models.registry import make_model
 
 METRIC_COLUMNS = ["model", "origin", "target_period", "metric", "coverage", "value"]
 PREDICTION_COLUMNS = ["model", "origin", "target_period", "cell_id", "expected", "observed"]
+#: What a saved backtest folder holds (``covariate_ablation.csv``: an ablation's extra).
+BACKTEST_FILES = ("metrics.csv", "summary.csv", "predictions.parquet", "fit_times.csv",
+                  "fitted_params.json", "covariate_ablation.csv")
 
 
 @dataclass(frozen=True)
@@ -73,21 +76,27 @@ class BacktestResult:
             lines.append(f"  {model}: " + "; ".join(parts))
         return "\n".join(lines)
 
-    def save(self, out_dir: Path | str) -> dict[str, Path]:
-        """Write ``metrics.csv``, ``summary.csv``, ``predictions.parquet`` and
-        ``fit_times.csv`` into ``out_dir``, each atomically, plus ``fitted_params.json``
-        (each model's learned parameters and convergence trace per origin)."""
+    def save(self, out_dir: Path | str, extra: Mapping[str, str] | None = None
+             ) -> dict[str, Path]:
+        """Write ``metrics.csv``, ``summary.csv``, ``predictions.parquet``, ``fit_times.csv``
+        and ``fitted_params.json`` (each model's learned parameters and convergence trace
+        per origin), plus ``extra`` text files by name, as the folder ``out_dir``: staged
+        beside it and swapped in whole, so a killed run never mixes two runs' files."""
         out_dir = Path(out_dir)
-        paths = {
-            **save_tables(out_dir, self.metrics, self.summary_table, self.fit_seconds),
-            "fitted_params": write_text_atomic(
-                out_dir / "fitted_params.json",
-                json.dumps(self.fitted_params, indent=1, default=to_jsonable)),
-        }
-        with atomic_path(out_dir / "predictions.parquet") as tmp:
-            pq.write_table(pa.Table.from_pandas(self.predictions, preserve_index=False), tmp)
-        paths["predictions"] = out_dir / "predictions.parquet"
-        return paths
+        extra = dict(extra or {})
+        with replace_folder(out_dir, owned=(*BACKTEST_FILES, *extra)) as staging:
+            paths = {
+                **save_tables(staging, self.metrics, self.summary_table, self.fit_seconds),
+                "fitted_params": write_text_atomic(
+                    staging / "fitted_params.json",
+                    json.dumps(self.fitted_params, indent=1, default=to_jsonable)),
+            }
+            pq.write_table(pa.Table.from_pandas(self.predictions, preserve_index=False),
+                           staging / "predictions.parquet")
+            paths["predictions"] = staging / "predictions.parquet"
+            for name, text in extra.items():
+                paths[Path(name).stem] = write_text_atomic(staging / name, text)
+        return {key: out_dir / path.name for key, path in paths.items()}
 
 
 def _summary_row(table: pd.DataFrame, model: str, metric: str, coverage: float) -> Any:

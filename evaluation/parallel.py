@@ -284,6 +284,14 @@ def score_unit_at(
     return result
 
 
+def score_units_at(cube_path: str, units: Sequence[WorkUnit], coverages: Sequence[float],
+                   **options: Any) -> list[UnitResult]:
+    """:func:`score_unit_at` for each of ``units`` on one cube: one Dask task for a batch
+    of light units. Grid workers run this module's plain functions: they import only the
+    evaluation layer, not the app's (publishing, plotting)."""
+    return [score_unit_at(cube_path, unit, coverages, **options) for unit in units]
+
+
 def run_units_dask(
     client: Any,
     cube_paths: Mapping[str, str],

@@ -31,6 +31,23 @@ from hotspot.features.grid import Grid, grid_from_cells
 
 REQUIRED_ATTRS = ("crs", "cell_size_m", "freq", "area_wkt")
 
+# Peak memory of a build, measured (benchmarks in the issue 13 report): per count
+# (period x category x cell) bincount's int64 result plus its int32 copy; per (period,
+# cell) the int64 total and its int32 copy; per bounding-box square and per cell what
+# shapely and the cell table hold while the grid is built.
+_BYTES_PER_COUNT = 12
+_BYTES_PER_PERIOD_CELL = 12
+_BYTES_PER_SQUARE = 300
+_BYTES_PER_CELL = 600
+
+
+def estimate_cube_bytes(n_periods: int, n_categories: int, n_cells: int,
+                        n_squares: int = 0) -> int:
+    """Estimated peak memory (bytes) of building a cube of this shape with
+    :func:`build_cube` on a grid with ``n_squares`` squares in its bounding box."""
+    return int(n_periods * n_cells * (n_categories * _BYTES_PER_COUNT + _BYTES_PER_PERIOD_CELL)
+               + n_squares * _BYTES_PER_SQUARE + n_cells * _BYTES_PER_CELL)
+
 
 def build_cube(
     events: pd.DataFrame,

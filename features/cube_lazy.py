@@ -95,6 +95,7 @@ def build_cube_chunked(
     time_chunk: int = TIME_CHUNK,
     cell_chunk: int = CELL_CHUNK,
     progress: Callable[[str, int, int], None] | None = None,
+    check: Callable[[dict], None] | None = None,
 ) -> Path:
     """Count a store's events per period and cell, one month partition at a time, into a
     chunked zarr cube at ``path`` (default ``STORE/cube.zarr``); returns the path.
@@ -102,7 +103,8 @@ def build_cube_chunked(
     Two passes over the month partitions: the first reads only ``time`` and ``category``
     (the span and the category list), the second counts. Events outside the grid's area
     or the span are not counted; their numbers go into ``provenance`` as in
-    :func:`features.cube.build_cube`.
+    :func:`features.cube.build_cube`. ``check(record)`` sees those numbers before the
+    new cube replaces the one at ``path``; raising there keeps the old one.
     """
     store = Path(store)
     freq = check_freq(freq)
@@ -182,6 +184,8 @@ def build_cube_chunked(
                 start = pd.Period(months[done + 1], "M").start_time
                 flush(pd.Period(start, pandas_freq).ordinal - first_p.ordinal)
         flush(n_t)
+        if check is not None:
+            check(record)
         if progress is not None:
             progress("cube", len(months), len(months))
 

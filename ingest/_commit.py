@@ -1,5 +1,16 @@
 """Writing checked rows held in memory to the store: flag duplicate ids, replace every
-(month, source) partition the input touches, then save the area and the run's report.
+(month, source) partition the input touches, then save the area and the run's report, all
+in one staged generation committed at once (:func:`hotspot.ingest.store.staged_generation`):
+a run killed or out of disk part-way changes nothing.
+
+Duplicate ids (``duplicate_crime_id``): among all copies of an id, the one with the smallest
+(month, source, file, row) wins and the others are quarantined, so the store's content does
+not depend on the order in which months were ingested. Within one run this is a sort. Across
+runs, a copy this run brings is quarantined when the store's kept copy is earlier; when the
+kept copy is *later* (its month was ingested first), the run is refused before anything is
+written (:func:`refuse_later_copies`): keeping it would make the result depend on the
+order, and demoting it would need that file's raw row, which the store does not keep.
+Ingesting both months in one run gives the order-independent result.
 
 The partition helpers here (:func:`replace_partition`, :func:`merge_invalid`,
 :func:`finish`) are shared with the streamed path, :mod:`hotspot.ingest._commit_spilled`.
@@ -7,6 +18,7 @@ The partition helpers here (:func:`replace_partition`, :func:`merge_invalid`,
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -20,7 +32,8 @@ import pyarrow.parquet as pq
 
 import hotspot.ingest.store as event_store
 from hotspot.core.area import StudyArea
-from hotspot.core.atomic import atomic_path
+from hotspot.core.atomic import atomic_path, write_text_atomic
+from hotspot.core.errors import DataError
 from hotspot.core.progress import ProgressCallback, no_progress
 from hotspot.ingest._raw import raw_json
 from hotspot.ingest._read import CsvInput
@@ -31,7 +44,7 @@ from hotspot.ingest.schema import DUPLICATE_CRIME_ID, INVALID_MONTH
 
 def _existing_ids(store: Path, replaced: set[tuple[str, str]]) -> pa.Array:
     """Event ids in the store's partitions that this ingest does not replace."""
-    root = store / event_store.EVENTS_DIR
+    root = event_store.committed_root(store) / event_store.EVENTS_DIR
     files = (
         [
             str(f)
@@ -47,11 +60,45 @@ def _existing_ids(store: Path, replaced: set[tuple[str, str]]) -> pa.Array:
     return table.column("event_id").combine_chunks()
 
 
-def flag_duplicates(rows: pd.DataFrame, existing: pa.Array) -> np.ndarray:
+def refuse_later_copies(
+    store: Path, replaced: set[tuple[str, str]], hits: pd.DataFrame
+) -> None:
+    """Raise ``DataError`` if a partition the run keeps holds, as an event, an id of
+    ``hits`` (columns ``event_id``, ``month``, ``source``: this run's winning copies whose
+    id the store holds) in a later (month, source) than the run's copy."""
+    if hits.empty:
+        return
+    root = event_store.committed_root(store) / event_store.EVENTS_DIR
+    for path in sorted(root.glob("month=*/*.parquet")):
+        month, source = path.parent.name.removeprefix("month="), path.stem
+        if (month, source) in replaced:
+            continue
+        earlier = hits[(hits["month"] < month)
+                       | ((hits["month"] == month) & (hits["source"] < source))]
+        if earlier.empty:
+            continue
+        held = pq.read_table(path, columns=["event_id"]).column("event_id")
+        found = earlier[earlier["event_id"].isin(set(held.to_pylist()))]
+        if len(found):
+            first = found.iloc[0]
+            raise DataError(
+                f"Crime ID {first['event_id']!r} ({len(found)} id(s) in all) of {first['month']} "
+                f"{first['source']} is already an event of the store's later partition {month} "
+                f"{source}: the earliest copy wins whatever the order of ingests, so ingest "
+                f"the {month} {source} file again in the same run; nothing was written"
+            )
+
+
+def flag_duplicates(
+    rows: pd.DataFrame, existing: pa.Array,
+    check_stored: Callable[[pd.DataFrame], None] | None = None,
+) -> np.ndarray:
     """Flag ``duplicate_crime_id``: an id seen earlier by (month, file, row) or in the store.
 
     Only rows with an id from the data that passed every other check take part, so the
-    first *valid* record of a crime becomes the event. Returns the mask flagged here.
+    first *valid* record of a crime becomes the event. ``check_stored`` gets this run's
+    first copies of ids the store holds (``event_id``, ``month``, ``source``) before any is
+    flagged (see :func:`refuse_later_copies`). Returns the mask flagged here.
     """
     code = rows["code"].to_numpy()
     candidates = (code == 0) & rows["unique_id"].to_numpy(dtype=bool)
@@ -59,12 +106,16 @@ def flag_duplicates(rows: pd.DataFrame, existing: pa.Array) -> np.ndarray:
     if not candidates.any():
         return mask
     positions = np.flatnonzero(candidates)
-    order = rows.iloc[positions][["month", "file", "row", "event_id"]].reset_index(drop=True)
-    order = order.sort_values(["month", "file", "row"], kind="stable")
+    order = rows.iloc[positions][["month", "source", "file", "row", "event_id"]].reset_index(
+        drop=True)
+    order = order.sort_values(["month", "source", "file", "row"], kind="stable")
     repeated = order["event_id"].duplicated(keep="first").to_numpy()
     if len(existing):
         ids = pa.array(order["event_id"].to_numpy(dtype=object), type=pa.string())
-        repeated = repeated | pc.is_in(ids, value_set=existing).to_numpy(zero_copy_only=False)
+        stored = pc.is_in(ids, value_set=existing).to_numpy(zero_copy_only=False)
+        if check_stored is not None:
+            check_stored(order.loc[stored & ~repeated, ["event_id", "month", "source"]])
+        repeated = repeated | stored
     mask[positions[order.index.to_numpy()[repeated]]] = True
     rows["code"] = np.where(mask, REASON_CODE[DUPLICATE_CRIME_ID], code).astype(np.int8)
     return mask
@@ -93,9 +144,10 @@ def commit(
     area: StudyArea | None,
     started_at: str,
     progress: ProgressCallback | None,
+    warnings: Sequence[str] = (),
 ) -> IngestReport:
     """Flag duplicates, replace every (month, source) partition the input touches, save the
-    area and the report.
+    area and the report (with the parse ``warnings`` the reader found).
 
     ``rows`` is the concatenation of every input's :meth:`Rows.frame`. ``tables(inp)``
     re-reads an input; it is called only for files with duplicate rows, to keep their raw
@@ -106,10 +158,11 @@ def commit(
     months = set(rows[["month", "source"]].drop_duplicates().itertuples(index=False, name=None))
     months |= {(inp.month, inp.source) for inp in inputs if inp.month}
     replaced = sorted(key for key in months if key[0] != INVALID_MONTH)
-    has_store = (store / event_store.META_FILE).exists()
+    has_store = (event_store.committed_root(store) / event_store.META_FILE).exists()
     existing = _existing_ids(store, set(replaced)) if has_store else pa.array([], type=pa.string())
 
-    duplicates = flag_duplicates(rows, existing)
+    duplicates = flag_duplicates(
+        rows, existing, lambda hits: refuse_later_copies(store, set(replaced), hits))
     if duplicates.any():
         by_label = {inp.label: inp for inp in inputs}
         for label in pd.unique(rows.loc[duplicates, "file"]):
@@ -127,40 +180,46 @@ def commit(
     labels = {inp.label for inp in inputs}
     steps = replaced + [(INVALID_MONTH, source) for source in sorted({i.source for i in inputs})]
 
-    event_store.init_store(store, crs, resolution)
-    for done, (month, source) in enumerate(steps):
-        progress("write store", done, len(steps))
-        if month != INVALID_MONTH:
-            replace_partition(
-                store, event_store.EVENTS_DIR, month, source, event_groups.get((month, source))
-            )
-            bad = quarantine_groups.get((month, source))
-        else:
-            new = quarantine_groups.get((month, source), quarantine.iloc[:0])
-            bad = merge_invalid(store, source, new, labels)
-        replace_partition(store, event_store.QUARANTINE_DIR, month, source, bad)
-    progress("write store", len(steps), len(steps))
-
     counts = rows.assign(reason=rows["reason"].fillna(EVENT)).groupby(["month", "reason"]).size()
     records = [RowCount(month, reason, int(n)) for (month, reason), n in counts.items()]
-    return finish(store, area, records, files, started_at)
+    with event_store.staged_generation(store) as stage:
+        event_store.init_store(stage, crs, resolution)
+        for done, (month, source) in enumerate(steps):
+            progress("write store", done, len(steps))
+            if month != INVALID_MONTH:
+                replace_partition(
+                    stage, event_store.EVENTS_DIR, month, source, event_groups.get((month, source))
+                )
+                bad = quarantine_groups.get((month, source))
+            else:
+                new = quarantine_groups.get((month, source), quarantine.iloc[:0])
+                bad = merge_invalid(stage, source, new, labels)
+            replace_partition(stage, event_store.QUARANTINE_DIR, month, source, bad)
+        progress("write store", len(steps), len(steps))
+        return finish(store, stage, area, records, files, started_at, warnings)
 
 
 def finish(
-    store: Path, area: StudyArea | None, counts: Iterable[RowCount],
-    files: Iterable[InputFile], started_at: str,
+    store: Path, stage: Path, area: StudyArea | None, counts: Iterable[RowCount],
+    files: Iterable[InputFile], started_at: str, warnings: Sequence[str] = (),
 ) -> IngestReport:
-    """Keep the study area, then build and save the run's report (the last write)."""
+    """Keep the study area, then build the run's report and save it, all into ``stage``
+    (the staging folder of ``store``'s next generation)."""
     if area is not None:
-        save_area(store, area)
+        save_area(stage, area)
     report = IngestReport(
         store=store,
         counts=tuple(counts),
         files=tuple(files),
         started_at=started_at,
         finished_at=utc_now(),
+        warnings=tuple(warnings),
     )
-    report.save()
+    # IngestReport.save would write through STORE/reports, i.e. into the committed
+    # generation; the report belongs to the staged one (same names and content).
+    path = stage / event_store.REPORTS_DIR / report.path.name
+    write_text_atomic(path, json.dumps(report.to_dict(), indent=2) + "\n")
+    write_text_atomic(path.with_suffix(".md"), report.to_markdown())
     return report
 
 

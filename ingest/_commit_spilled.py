@@ -22,9 +22,9 @@ import pyarrow as pa
 import hotspot.ingest.store as event_store
 from hotspot.core.area import StudyArea
 from hotspot.core.progress import ProgressCallback, no_progress
-from hotspot.ingest._commit import finish, merge_invalid, replace_partition
+from hotspot.ingest._commit import finish, merge_invalid, refuse_later_copies, replace_partition
 from hotspot.ingest._digests import DigestSet, existing_digests, id_digests
-from hotspot.ingest._partition_files import remove_stale_temporaries, write_spilled_partition
+from hotspot.ingest._partition_files import write_spilled_partition
 from hotspot.ingest._read import CsvInput
 from hotspot.ingest._rows import REASON_CODE, REASON_TEXT
 from hotspot.ingest._spill import Piece, Spill
@@ -33,11 +33,13 @@ from hotspot.ingest.schema import DUPLICATE_CRIME_ID, INVALID_MONTH, QUARANTINE_
 
 
 def _flag_month_duplicates(
-    pieces: Sequence[Piece], seen: DigestSet
+    pieces: Sequence[Piece], seen: DigestSet, stored: DigestSet,
+    check_stored: Callable[[pd.DataFrame], None],
 ) -> dict[tuple[int, int], np.ndarray]:
     """``duplicate_crime_id`` for one month: positions per (piece, block) of rows whose id
-    came earlier in (file, row) order this month, in an earlier month, or in the store.
-    Adds the month's first occurrences to ``seen``."""
+    came earlier in (source, file, row) order this month, in an earlier month of this run
+    (``seen``), or in the store (``stored``; the run's first copies of those go to
+    ``check_stored`` first). Adds the month's first occurrences to ``seen``."""
     his, los, where = [], [], []
     for p_index, piece in enumerate(pieces):
         for b_index, table in enumerate(Spill.read(piece, ["code", "unique_id", "event_id"])):
@@ -65,6 +67,11 @@ def _flag_month_duplicates(
     del order, same
     if len(seen):
         duplicate |= seen.contains(hi, lo)
+    if len(stored):
+        in_store = stored.contains(hi, lo)
+        if (in_store & ~duplicate).any():
+            check_stored(_ids_at(pieces, where, in_store & ~duplicate))
+        duplicate |= in_store
     keep = ~duplicate
     seen.add(hi[keep], lo[keep])
     del hi, lo, keep
@@ -76,6 +83,27 @@ def _flag_month_duplicates(
         if mask.any():
             flagged[key] = candidates[mask]
     return flagged
+
+
+def _ids_at(
+    pieces: Sequence[Piece], where: list[tuple[tuple[int, int], np.ndarray]], mask: np.ndarray
+) -> pd.DataFrame:
+    """``event_id``, ``month``, ``source`` of the candidates ``mask`` selects (re-read: rare)."""
+    found, start = [], 0
+    blocks = {}
+    for (p_index, b_index), candidates in where:
+        chosen = candidates[mask[start : start + len(candidates)]]
+        start += len(candidates)
+        if chosen.size:
+            blocks.setdefault(p_index, {})[b_index] = chosen
+    for p_index, chosen_by_block in blocks.items():
+        piece = pieces[p_index]
+        for b_index, table in enumerate(Spill.read(piece, ["event_id"])):
+            if b_index in chosen_by_block:
+                ids = table.column("event_id").take(pa.array(chosen_by_block[b_index]))
+                found.append(pd.DataFrame({"event_id": ids.to_numpy(zero_copy_only=False),
+                                           "month": piece.month, "source": piece.source}))
+    return pd.concat(found, ignore_index=True)
 
 
 class _AsbCounter:
@@ -171,6 +199,7 @@ def commit_spilled(
     area: StudyArea | None,
     started_at: str,
     progress: ProgressCallback | None,
+    warnings: Sequence[str] = (),
 ) -> IngestReport:
     """:func:`commit` for rows parked in ``spill``: flag duplicates month by month, replace
     every (month, source) partition the input touches, save the area and the report.
@@ -183,18 +212,42 @@ def commit_spilled(
     months = {(p.month, p.source) for p in spill.pieces if p.n_rows}
     months |= {(inp.month, inp.source) for inp in inputs if inp.month}
     replaced = sorted(key for key in months if key[0] != INVALID_MONTH)
-    has_store = (store / event_store.META_FILE).exists()
-    seen = existing_digests(store, set(replaced)) if has_store else DigestSet()
+    has_store = (event_store.committed_root(store) / event_store.META_FILE).exists()
+    stored = existing_digests(store, set(replaced)) if has_store else DigestSet()
     by_month: dict[str, list[Piece]] = {}
-    for piece in sorted(spill.pieces, key=lambda p: (p.order, p.path.name)):
+    # (source, file) order within a month: which copy of a repeated id wins does not
+    # depend on where the files lie
+    for piece in sorted(spill.pieces, key=lambda p: (p.source, p.order, p.path.name)):
         if piece.n_rows:
             by_month.setdefault(piece.month, []).append(piece)
     labels = {inp.label for inp in inputs}
     steps = replaced + [(INVALID_MONTH, source) for source in sorted({i.source for i in inputs})]
     counts: Counter = Counter()
 
-    event_store.init_store(store, crs, resolution)
-    remove_stale_temporaries(store)
+    with event_store.staged_generation(store) as stage:
+        event_store.init_store(stage, crs, resolution)
+        def check_stored(hits: pd.DataFrame) -> None:
+            refuse_later_copies(store, set(replaced), hits)
+
+        _write_partitions(stage, steps, by_month, stored, check_stored, raw_of, labels, counts,
+                          progress)
+        records = [RowCount(m, r, n) for (m, r), n in sorted(counts.items()) if n]
+        return finish(store, stage, area, records, files, started_at, warnings)
+
+
+def _write_partitions(
+    stage: Path,
+    steps: Sequence[tuple[str, str]],
+    by_month: dict[str, list[Piece]],
+    stored: DigestSet,
+    check_stored: Callable[[pd.DataFrame], None],
+    raw_of: Callable[[str, np.ndarray], pa.Array],
+    labels: set[str],
+    counts: Counter,
+    progress: ProgressCallback,
+) -> None:
+    """Write every ``(month, source)`` partition of ``steps`` into the staging folder."""
+    seen = DigestSet()
     duplicates: dict[tuple[int, int], np.ndarray] = {}
     piece_index: dict[int, int] = {}
     current = None
@@ -205,7 +258,8 @@ def commit_spilled(
             current = month
             piece_index = {id(p): i for i, p in enumerate(month_pieces)}
             duplicates = (
-                _flag_month_duplicates(month_pieces, seen) if month != INVALID_MONTH else {}
+                _flag_month_duplicates(month_pieces, seen, stored, check_stored)
+                if month != INVALID_MONTH else {}
             )
         pieces = [p for p in month_pieces if p.source == source]
 
@@ -215,14 +269,11 @@ def commit_spilled(
                                      counts)
 
         if month != INVALID_MONTH:
-            write_spilled_partition(store, month, source, pieces, blocks)
+            write_spilled_partition(stage, month, source, pieces, blocks)
         else:
             parts = [q.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)
                      for _, q in blocks()]
             new = pa.concat_tables([QUARANTINE_SCHEMA.empty_table(), *parts]).to_pandas()
-            bad = merge_invalid(store, source, new, labels)
-            replace_partition(store, event_store.QUARANTINE_DIR, month, source, bad)
+            bad = merge_invalid(stage, source, new, labels)
+            replace_partition(stage, event_store.QUARANTINE_DIR, month, source, bad)
     progress("write store", len(steps), len(steps))
-
-    records = [RowCount(m, r, n) for (m, r), n in sorted(counts.items()) if n]
-    return finish(store, area, records, files, started_at)

@@ -53,7 +53,7 @@ class DigestSet:
 def existing_digests(store: Path, replaced: set[tuple[str, str]]) -> DigestSet:
     """Digests of the event ids in the store's partitions that this ingest keeps."""
     seen = DigestSet()
-    root = store / event_store.EVENTS_DIR
+    root = event_store.committed_root(store) / event_store.EVENTS_DIR
     if not root.exists():
         return seen
     his, los = [], []

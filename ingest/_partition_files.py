@@ -1,11 +1,11 @@
 """Replacing one (month, source) partition file of the store: at once (atomic rename of a
-sorted table) or in row groups as blocks come (renamed on commit), and removing what a
-killed run left."""
+sorted table) or in row groups as blocks come (renamed on commit), inside the staging
+folder of the store's next generation (what a killed run leaves there is removed with the
+folder by the next write: :func:`hotspot.ingest.store.clean_store`)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -98,17 +98,3 @@ def write_spilled_partition(
     finally:
         events_file.abort()
         quarantine_file.abort()
-
-
-def remove_stale_temporaries(store: Path) -> list[Path]:
-    """Delete temporary partition files a killed run left (``.<name>.tmp-<id>``); call only
-    while holding the store lock, when no other writer can own them."""
-    removed = []
-    for kind in (event_store.EVENTS_DIR, event_store.QUARANTINE_DIR):
-        for path in sorted((Path(store) / kind).glob("month=*/.*.tmp-*")):
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed

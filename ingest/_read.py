@@ -12,6 +12,7 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import re
 import zipfile
 import zlib
@@ -64,6 +65,34 @@ def file_input(path: Path, source: str, month: str | None = None) -> CsvInput:
     )
 
 
+def folder_files(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sorted, following links to folders and files.
+
+    ``Path.rglob`` does not enter linked folders, so a tree of linked months would be
+    skipped without a word. Each real folder is entered once (a link back up the tree
+    cannot loop). A link that points nowhere raises ``DataError``: it names a file the
+    user meant to give.
+    """
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for top, dirs, names in os.walk(folder, followlinks=True):
+        info = os.stat(top)
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        for name in names:
+            path = Path(top) / name
+            if path.is_symlink() and not path.exists():
+                raise DataError(
+                    f"{path} is a link to {os.readlink(path)}, which does not exist: fix or "
+                    "remove the link"
+                )
+            if path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
 def read_header(inp: CsvInput) -> list[str]:
     """The column names on the first line of ``inp``."""
     try:
@@ -77,6 +106,9 @@ def read_header(inp: CsvInput) -> list[str]:
             f"{inp.label} is UTF-16 text (or binary), not UTF-8 CSV: re-save it as UTF-8 "
             "(police.uk files are UTF-8)"
         )
+    # Old Mac exports end lines with CR only: readline() then returns the whole file, so cut
+    # the header at its first line end of any kind (the CSV reader handles CR itself).
+    line = line.split(b"\r", 1)[0].split(b"\n", 1)[0]
     text = line.decode("utf-8-sig", errors="replace")
     if "\ufffd" in text or re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
         raise DataError(

@@ -1,10 +1,20 @@
 """Checked rows parked on disk between reading and writing: one Arrow file per input and
-month, in a temporary folder removed when the ingest ends."""
+month, in a temporary folder removed when the ingest ends.
+
+A run killed with SIGKILL cannot remove its folder, so each folder holds an ``.owner`` file
+its run keeps ``flock``-ed (the kernel drops the lock when the run dies, however it dies);
+every new spill removes the ``hotspot-ingest-*`` folders of ``$TMPDIR`` whose owner lock it
+can take, i.e. those no live process owns. Folders of other live runs (into any store) are
+left alone.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +43,44 @@ SPILL_SCHEMA = pa.schema(
 )
 
 
+PREFIX = "hotspot-ingest-"
+OWNER_FILE = ".owner"
+#: A folder without an owner file younger than this may be a run between ``mkdtemp`` and
+#: taking its lock.
+_GRACE_S = 60.0
+
+
+def _owned_by_live_run(folder: Path) -> bool:
+    """Whether a live process holds ``folder``'s owner lock (probe: take and drop it)."""
+    try:
+        fd = os.open(folder / OWNER_FILE, os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            return time.time() - folder.stat().st_mtime < _GRACE_S
+        except FileNotFoundError:
+            return True  # already gone
+    except OSError:
+        return True  # not ours to judge (another user's folder)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def remove_stale_spills(tmp: Path | None = None) -> list[Path]:
+    """Delete the spill folders in ``tmp`` (default ``$TMPDIR``) that no live run owns."""
+    tmp = Path(tmp or tempfile.gettempdir())
+    removed = []
+    for folder in sorted(tmp.glob(PREFIX + "*")):
+        if folder.is_dir() and not folder.is_symlink() and not _owned_by_live_run(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 @dataclass
 class Piece:
     """Checked rows of one input for one partition month, parked in an Arrow file."""
@@ -49,14 +97,18 @@ class Spill:
     """A temporary folder (under ``$TMPDIR``) of checked rows awaiting the store write."""
 
     def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="hotspot-ingest-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=PREFIX))
+        self._owner = os.open(self.dir / OWNER_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.pieces: list[Piece] = []
+        remove_stale_spills(self.dir.parent)
 
     def __enter__(self) -> Spill:
         return self
 
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+        os.close(self._owner)
 
     @contextmanager
     def input(self, order: int, inp: CsvInput) -> Iterator[Callable[[pd.DataFrame], None]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,18 @@ from hotspot.core.progress import ProgressCallback, no_progress
 from hotspot.ingest._checks import CommonChecks, month_labels
 from hotspot.ingest._commit import commit
 from hotspot.ingest._coordinates import set_lonlat, set_xy
+from hotspot.ingest._dates import numeric_date_order
+from hotspot.ingest._guards import (
+    FileTally,
+    partition_counts,
+    refuse_emptied_partitions,
+    refuse_if_nothing_ingested,
+    tally_warnings,
+)
 from hotspot.ingest._read import file_input, read_header, read_strings, require_columns, slugify
 from hotspot.ingest._rows import Rows
 from hotspot.ingest.report import IngestReport, InputFile, utc_now
-from hotspot.ingest.schema import BAD_TIME
+from hotspot.ingest.schema import BAD_TIME, FUTURE_TIME
 
 #: ``category`` of every event when no category column is given.
 DEFAULT_CATEGORY = "all"
@@ -47,6 +56,7 @@ def ingest_csv(
     category_col: str | None = None,
     id_col: str | None = None,
     time_format: str | None = None,
+    dayfirst: bool | None = None,
     source: str | None = None,
     area: StudyArea | None = None,
     crs: str | None = None,
@@ -75,6 +85,10 @@ def ingest_csv(
     time_format
         ``strptime`` format of ``time_col``; default pandas' parser. Times with a UTC offset
         are stored as UTC.
+    dayfirst
+        Whether numeric dates (``05/01/2016``) put the day first (``True``) or the month
+        (``False``). Needed when the values do not show it (no field above 12) or show
+        day-first dates, which pandas would otherwise read month-first.
     source
         Name of the source in the store; default the slug of the file name.
     area
@@ -90,10 +104,12 @@ def ingest_csv(
     Raises
     ------
     ConfigError
-        Not exactly one coordinate pair, a bad ``source``, ``crs`` or ``time_format``.
+        Not exactly one coordinate pair, a bad ``source``, ``crs`` or ``time_format``;
+        numeric dates whose order is not given and cannot be told, or is day-first.
     DataError
-        The file is missing, unreadable, empty or lacks a named column, or the store holds
-        another CRS or time resolution. Checked before anything is written.
+        The file is missing, unreadable, empty or lacks a named column, the store holds
+        another CRS or time resolution, every row was quarantined, or a month that holds
+        events would be replaced by none. Checked before anything is written.
     """
     started_at = utc_now()
     progress = progress or no_progress
@@ -122,7 +138,8 @@ def ingest_csv(
         raise DataError(f"no rows in {path}: the file has only a header")
 
     rows = Rows(inp, table)
-    time = _parse_time(rows.text(time_col), time_format)
+    time_text = rows.text(time_col)
+    time = _parse_time(time_text, time_format, dayfirst, time_col)
     rows["time"] = time.to_numpy()
     rows["month"] = month_labels(time)
     rows.flag(time.isna(), BAD_TIME)
@@ -141,9 +158,19 @@ def ingest_csv(
     future_from = pd.Timestamp(today) + pd.Timedelta(days=1)
     CommonChecks(store_crs, area, future_from).apply(rows)
 
+    tally = FileTally(inp.label)
+    place = (rows.text(coordinates[0]) + ", " + rows.text(coordinates[1]))
+    tally.add(rows.code, np.arange(1, rows.n_rows + 1), place,
+              {BAD_TIME: time_text, FUTURE_TIME: time_text})
+    refuse_if_nothing_ingested([tally])
+    frame = rows.frame()
+    partitions: Counter = Counter()
+    owners: dict[tuple[str, str], list[str]] = {}
+    partition_counts(frame, partitions, owners, inp.label)
     with store_lock(store):
-        return commit(
-            rows.frame(),
+        refuse_emptied_partitions(store, partitions, {key: [tally] for key in owners})
+        report = commit(
+            frame,
             inputs=[inp],
             files=[InputFile(inp.label, sha256, table.num_rows)],
             tables=lambda _inp: table,
@@ -153,7 +180,9 @@ def ingest_csv(
             area=area,
             started_at=started_at,
             progress=progress,
+            warnings=tally_warnings([tally], BAD_TIME, f"--time-col {time_col!r}"),
         )
+        return report
 
 
 def _coordinate_columns(
@@ -215,18 +244,45 @@ def _median_crs(rows: Rows, path: Path) -> str:
     )
 
 
-def _parse_time(text: pd.Series, time_format: str | None) -> pd.Series:
+def _parse_time(
+    text: pd.Series, time_format: str | None, dayfirst: bool | None = None,
+    time_col: str = "time",
+) -> pd.Series:
     """Timestamps (microseconds, no time zone); NaT where blank or unreadable."""
     text = text.where(text != "")
+    if time_format is None and dayfirst is None:
+        _require_date_order(text.fillna(""), time_col)
+    order = {} if dayfirst is None else {"dayfirst": dayfirst}
     try:
-        time = pd.to_datetime(text, format=time_format, errors="coerce")
+        time = pd.to_datetime(text, format=time_format, errors="coerce", **order)
     except ValueError as exc:
         if time_format:
             raise ConfigError(f"--time-format {time_format!r} is not usable: {exc}") from None
-        time = pd.to_datetime(text, errors="coerce", utc=True)  # mixed UTC offsets
+        time = pd.to_datetime(text, errors="coerce", utc=True, **order)  # mixed UTC offsets
     if isinstance(time.dtype, pd.DatetimeTZDtype):
         time = time.dt.tz_convert("UTC").dt.tz_localize(None)
     return time.astype("datetime64[us]")
+
+
+def _require_date_order(text: pd.Series, time_col: str) -> None:
+    """Refuse numeric dates whose order (day or month first) only a guess could give."""
+    order, at = numeric_date_order(text)
+    if order in (None, "monthfirst"):
+        return  # no such dates, or month-first as pandas reads them
+    example = f"row {at + 1}: {text.iloc[at]!r}"
+    if order == "mixed":
+        raise DataError(
+            f"--time-col {time_col!r} mixes day-first and month-first dates (e.g. {example}, "
+            "whose second field is above 12, beside first fields above 12): fix the file, or "
+            "give --time-format to quarantine the rows that do not match it"
+        )
+    said = ("holds day-first dates, which would be read month-first"
+            if order == "dayfirst" else
+            "holds numeric dates whose day and month cannot be told apart (no field above 12)")
+    raise ConfigError(
+        f"--time-col {time_col!r} {said} (e.g. {example}): pass --dayfirst or --monthfirst, "
+        "or --time-format, e.g. '%d/%m/%Y %H:%M'"
+    )
 
 
 def _set_ids(rows: Rows, source: str, id_col: str | None) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from hotspot.core.errors import DataError
+from hotspot.ingest._read import folder_files
 from hotspot.ingest.police_uk import force_slug
 
 _STREET = re.compile(r"^(?P<month>\d{4}-(0[1-9]|1[0-2]))-(?P<force>.+)-street\.csv$",
@@ -107,7 +108,7 @@ def scan_drop_folder(
     known = known or {}
     now = time.time() if now is None else now
     items = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in folder_files(folder):  # linked month folders too
         if _is_partial(path) or any(part.startswith(".") for part in path.relative_to(
                 folder).parts[:-1]):
             continue

@@ -25,6 +25,7 @@ import functools
 import hashlib
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
@@ -44,10 +45,19 @@ from hotspot.core.progress import ProgressCallback, no_progress
 from hotspot.ingest._checks import CommonChecks
 from hotspot.ingest._commit_spilled import commit_spilled
 from hotspot.ingest._coordinates import flag_outside_country, set_lonlat
+from hotspot.ingest._dates import normalize_months
+from hotspot.ingest._guards import (
+    FileTally,
+    partition_counts,
+    refuse_emptied_partitions,
+    refuse_if_nothing_ingested,
+    tally_warnings,
+)
 from hotspot.ingest._read import (
     CsvInput,
     CsvStream,
     file_sha256,
+    folder_files,
     read_header,
     require_columns,
     reread_raw,
@@ -56,7 +66,7 @@ from hotspot.ingest._read import (
 from hotspot.ingest._rows import Rows
 from hotspot.ingest._spill import Spill
 from hotspot.ingest.report import IngestReport, InputFile, utc_now
-from hotspot.ingest.schema import BAD_MONTH, INVALID_MONTH
+from hotspot.ingest.schema import BAD_MONTH, FUTURE_TIME, INVALID_MONTH
 
 STREET_COLUMNS = (
     "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
@@ -131,12 +141,21 @@ def ingest_police_uk(
             event_store.init_store(store, crs, "month")  # only checks an existing store
 
         files = []
+        tallies: dict[str, FileTally] = {}
+        partitions: Counter = Counter()  # (month, source) -> rows that are to be events
+        owners: dict[tuple[str, str], list[str]] = {}
         for done, inp in enumerate(inputs):
             progress("ingest police-uk", done, len(inputs))
             stream = CsvStream(inp, headers[inp.label])
+            tally = tallies[inp.label] = FileTally(inp.label)
+            if inp.month:  # the month its name promises is replaced, rows or not
+                partitions[(inp.month, inp.source)] += 0
+                owners.setdefault((inp.month, inp.source), []).append(inp.label)
             with spill.input(done, inp) as park:
                 for table in stream:
-                    park(_parse(inp, table, checks, row_offset=stream.n_rows - table.num_rows))
+                    frame = _parse(inp, table, checks, stream.n_rows - table.num_rows, tally)
+                    partition_counts(frame, partitions, owners, inp.label)
+                    park(frame)
             files.append(InputFile(inp.label, stream.sha256, stream.n_rows))
         progress("ingest police-uk", len(inputs), len(inputs))
         if not sum(f.n_rows for f in files):
@@ -144,9 +163,14 @@ def ingest_police_uk(
                 f"no rows in {', '.join(str(p) for p in paths)}: the street CSVs hold only "
                 "headers; download months that have data"
             )
+        refuse_if_nothing_ingested(tallies.values())
         by_label = {inp.label: inp for inp in inputs}
         with store_lock(store):
-            return commit_spilled(
+            refuse_emptied_partitions(
+                store, partitions,
+                {key: [tallies[label] for label in labels] for key, labels in owners.items()},
+            )
+            report = commit_spilled(
                 spill,
                 inputs=inputs,
                 files=files + skipped + copies,
@@ -157,7 +181,9 @@ def ingest_police_uk(
                 area=area,
                 started_at=started_at,
                 progress=progress,
+                warnings=tally_warnings(tallies.values(), BAD_MONTH, "Month"),
             )
+            return report
 
 
 def _drop_identical_copies(
@@ -239,8 +265,8 @@ def _discover(
                 "folder",
                 [
                     (str(f), f.name, functools.partial(open, f, "rb"))
-                    for f in sorted(path.rglob("*"))
-                    if f.is_file() and f.name.lower().endswith(".csv")
+                    for f in folder_files(path)
+                    if f.name.lower().endswith(".csv")
                 ],
             )
         elif path.suffix.lower() == ".zip":
@@ -274,11 +300,14 @@ def _zip_members(path: Path, archives: ExitStack) -> list[tuple[str, str, Callab
 
 
 def _parse(
-    inp: CsvInput, table: pa.Table, checks: CommonChecks, row_offset: int = 0
+    inp: CsvInput, table: pa.Table, checks: CommonChecks, row_offset: int = 0,
+    tally: FileTally | None = None,
 ) -> pd.DataFrame:
-    """One block of a street CSV's rows, checked up to (not including) duplicates."""
+    """One block of a street CSV's rows, checked up to (not including) duplicates; counted
+    in ``tally`` if given."""
     rows = Rows(inp, table, row_offset)
-    month = rows.text("Month")
+    given = rows.text("Month")
+    month = normalize_months(given)
     valid_month = month.str.fullmatch(_MONTH_TEXT).to_numpy(dtype=bool, copy=True)
     partition = month.where(valid_month, INVALID_MONTH)
     if inp.month:
@@ -306,6 +335,10 @@ def _parse(
         rows["area_code"] = pd.Series(None, index=pd.RangeIndex(table.num_rows), dtype="str")
     checks.apply(rows)
     rows["asb_key"] = _asb_keys(inp.source, table, ~has_id)
+    if tally is not None:
+        place = rows.text("Longitude") + ", " + rows.text("Latitude")
+        tally.add(rows.code, np.arange(1, rows.n_rows + 1) + row_offset, place,
+                  {BAD_MONTH: given, FUTURE_TIME: given})
     return rows.frame()
 
 

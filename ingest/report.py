@@ -84,6 +84,9 @@ class IngestReport:
         Every input file, read or skipped.
     started_at, finished_at
         UTC times as ISO 8601 text.
+    warnings
+        What the user must hear about although the run succeeded (a file whose every row
+        was quarantined, many unreadable times), one line each.
     """
 
     store: Path
@@ -91,12 +94,14 @@ class IngestReport:
     files: tuple[InputFile, ...]
     started_at: str
     finished_at: str
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         counts = sorted(self.counts, key=lambda c: (c.month, _reason_order(c.reason)))
         object.__setattr__(self, "store", Path(self.store))
         object.__setattr__(self, "counts", tuple(counts))
         object.__setattr__(self, "files", tuple(self.files))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
         counted = sum(c.n for c in self.counts)
         if counted != self.n_rows:
             raise ValueError(
@@ -190,6 +195,7 @@ class IngestReport:
             "n_quarantined": self.n_quarantined,
             "counts": [asdict(c) for c in self.counts],
             "files": [asdict(f) for f in self.files],
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -202,6 +208,7 @@ class IngestReport:
             files=tuple(InputFile(**{k: f.get(k) for k in FILE_COLUMNS}) for f in data["files"]),
             started_at=data["started_at"],
             finished_at=data["finished_at"],
+            warnings=tuple(data.get("warnings", ())),
         )
 
     def to_markdown(self) -> str:
@@ -209,6 +216,7 @@ class IngestReport:
         frame = self.to_frame()
         lines = [f"# Ingest {self.stamp}", "", "```", self.summary(), "```", ""]
         lines += [f"started {self.started_at}, finished {self.finished_at}", ""]
+        lines += [f"**warning:** {w}" for w in self.warnings] + ([""] if self.warnings else [])
         lines += _markdown_table(list(frame.columns), frame.itertuples(index=False)) + [""]
         files = ([f.file, f.sha256 or "", f.n_rows, f.note or ""] for f in self.files)
         lines += ["## Files", ""] + _markdown_table(FILE_COLUMNS, files)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib import import_module
+from inspect import signature
 from typing import TYPE_CHECKING, Any
 
 from hotspot.core.errors import ConfigError
@@ -55,6 +56,23 @@ def model_tag(name: str, tag: str) -> bool:
     return model_class(name).get_tag(tag)
 
 
+#: Constructor annotations that take only numbers or booleans (``int | None`` too).
+_KINDS = {"int": "an integer", "float": "a number", "bool": "true or false"}
+
+
+def _check_kinds(name: str, cls: type[BaseForecaster], params: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` naming the parameter when text is given for a number or a
+    flag (``--param naive-mean.k=abc``), before the model sees it."""
+    annotations = {p.name: p.annotation for p in signature(cls.__init__).parameters.values()}
+    for key, value in params.items():
+        kinds = [k.strip() for k in str(annotations.get(key, "")).split("|")]
+        wanted = [_KINDS[k] for k in kinds if k in _KINDS]
+        if isinstance(value, str) and wanted and all(k in _KINDS or k == "None" for k in kinds):
+            raise ConfigError(f"model {name}: parameter {key} must be {' or '.join(wanted)}, "
+                              f"got {value!r}: check --param {name}.{key}=VALUE (or the config's "
+                              "model_params)")
+
+
 def make_model(name: str, **params: Any) -> BaseForecaster:
     """A new, unfitted instance of the model registered as ``name``, its parameters checked
     now so a bad option fails before any work."""
@@ -68,7 +86,9 @@ def make_model(name: str, **params: Any) -> BaseForecaster:
 
 
 def check_model(name: str, params: Mapping[str, Any] | None = None) -> None:
-    """Raise ``ConfigError`` unless ``name`` is a model that takes ``params``."""
+    """Raise ``ConfigError`` unless ``name`` is a model that takes ``params`` (the check of
+    every ``--param`` and config value: a bad one is named with its key)."""
+    _check_kinds(name, model_class(name), params or {})
     make_model(name, **dict(params or {}))
 
 

@@ -193,3 +193,31 @@ def test_a_file_larger_than_memory_allows_is_streamed(tmp_path):
     events = read_events(tmp_path / "store")
     assert len(events) == located and events["event_id"].is_unique
     assert len(read_quarantine(tmp_path / "store")) == BIG_ROWS - located
+
+
+@pytest.mark.parametrize("case", sorted(c for c, e in EXPECTED.items() if e["exit"] == 0))
+def test_rows_add_up_per_file(case, corpus, tmp_path):
+    """Input rows = events + quarantined, for the run and for every file it read: each
+    file's CSV records are its ``n_rows``, and its one (month, source) partition holds
+    them all, as events or as its quarantined rows."""
+    import csv
+    import json
+
+    store = tmp_path / "store"
+    assert ingest_cli(corpus[case], store).exit_code == 0
+    report = json.loads(sorted((store / "reports").glob("*.json"))[-1].read_text())
+    assert report["n_rows"] == report["n_events"] + report["n_quarantined"]
+    assert report["n_rows"] == sum(f["n_rows"] for f in report["files"])
+    events, quarantine = read_events(store), read_quarantine(store)
+    assert len(events) + len(quarantine) == report["n_rows"]
+    for entry in report["files"]:
+        if entry["note"]:
+            assert entry["n_rows"] == 0
+            continue
+        path = Path(entry["file"])
+        with path.open(newline="", encoding="utf-8") as handle:
+            assert entry["n_rows"] == sum(1 for _ in csv.DictReader(handle))
+        month = path.name[:7]
+        n_events = int((events["time"].dt.strftime("%Y-%m") == month).sum())
+        n_bad = int((quarantine["file"] == entry["file"]).sum())
+        assert n_events + n_bad == entry["n_rows"], entry["file"]

@@ -130,3 +130,50 @@ def test_every_command_has_help():
     for command in ("ingest", "cube", "backtest", "forecast", "demo"):
         result = invoke(command, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_user_text_is_never_read_as_markup(capsys):
+    import io
+
+    from rich.console import Console
+
+    from hotspot.cli import common
+    from hotspot.cli.nightly import _print_result
+
+    _print_result({"status": "published", "message": "forecast [/] for [bold]x",
+                   "run_dir": "runs/[/]", "new_months": ["2020-01"],
+                   "warnings": ["Theft [/] rose"], "pruned": []})
+    common.print_error("no feature [/] matches [red]")
+    printed = capsys.readouterr()
+    assert "forecast [/] for [bold]x -> runs/[/]" in printed.out
+    assert "warning: Theft [/] rose" in printed.err
+    assert "error: no feature [/] matches [red]" in printed.err
+    # progress bars label sources by file name: drawn on a terminal, they parse markup
+    terminal = Console(file=io.StringIO(), force_terminal=True)
+    with common.rich_progress(terminal) as progress:
+        progress("ingest d[/]x", 0, 1)
+        progress("ingest d[/]x", 1, 1)
+
+
+def test_file_system_errors_name_the_path_and_what_to_do(tmp_path):
+    import errno
+
+    from hotspot.cli.common import os_error_message
+
+    options = {"out": tmp_path / "out", "store": tmp_path / "s"}
+    staging = tmp_path / ".out.staging-12-0a1b2c3d"
+    assert os_error_message(OSError(errno.EROFS, "Read-only", str(staging)), options) == (
+        f"{tmp_path / 'out'}: read-only file system: choose a folder on a writable disk "
+        f"(--out {tmp_path / 'out'})")
+    assert os_error_message(OSError(errno.ENOSPC, "No space"), options) == (
+        f"no space left on the device: free some space and run again (writing --store "
+        f"{tmp_path / 's'}, --out {tmp_path / 'out'})")
+    assert os_error_message(OSError(errno.ECONNREFUSED, "refused"), options) is None
+
+
+def test_help_texts_keep_their_bracketed_words():
+    # typer renders help as markup: an unescaped "[default: ...]" vanished from the help
+    for command, text in (("evaluate-claim", "[default: claims.controls"),
+                          ("nightly", "[hotspot.nightly]")):
+        result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "250"})
+        assert result.exit_code == 0 and text in result.output, result.output

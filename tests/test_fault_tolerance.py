@@ -1,15 +1,19 @@
-"""Crashes and concurrency: a run killed with SIGKILL part-way leaves a readable store (or
-readable checkpoints) and a re-run completes with the same result as an uninterrupted
+"""Crashes and concurrency: an ingest killed with SIGKILL (or out of disk) at any point
+leaves the store exactly as before (or, once committed, as after), a killed backtest leaves
+readable checkpoints, and a re-run completes with the same result as an uninterrupted
 run; two runs on one store are serialised by ``STORE/.lock`` with a clear message."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -26,7 +30,8 @@ from hotspot.core.locking import LOCK_FILE, is_locked, store_lock
 from hotspot.evaluation import parallel
 from hotspot.features.cube import save_cube
 from hotspot.ingest.police_uk import ingest_police_uk
-from hotspot.ingest.store import read_events, read_quarantine
+from hotspot.ingest.store import ensure_committed, read_events, read_quarantine
+from tests.hostile.harness import SAMPLE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCKED = re.compile(
@@ -86,59 +91,159 @@ _SLOW_INGEST = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     import pyarrow.parquet as pq
+    import hotspot.ingest.store as event_store
     from hotspot.ingest.police_uk import ingest_police_uk
+    from hotspot.ingest.report import IngestReport
 
-    real_write, calls = pq.write_table, []
-    def write_table(table, where, *args, **kwargs):
-        calls.append(where)
-        if len(calls) == int(sys.argv[3]):  # half a file on disk, then wait to be killed
-            Path(where).write_bytes(b"PAR1" + b"\\0" * 1000)
-            Path(sys.argv[4]).touch()
-            time.sleep(120)
-        return real_write(table, where, *args, **kwargs)
-    pq.write_table = write_table
-    ingest_police_uk([sys.argv[1]], sys.argv[2])
+    source, store, point, marker = sys.argv[1:5]
+
+    def stop():
+        Path(marker).touch()
+        time.sleep(120)
+
+    def at_call(real, n, before=None):
+        calls = []
+        def wrapper(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == n:
+                if before:
+                    before(*args)
+                stop()
+            return real(*args, **kwargs)
+        return wrapper
+
+    kind, _, n = point.partition(":")
+    if kind == "write":  # half a partition file on disk, then wait to be killed
+        half = lambda table, where, *a: Path(where).write_bytes(b"PAR1" + b"\\\\0" * 1000)
+        pq.write_table = at_call(pq.write_table, int(n), half)
+    elif kind == "report":  # every partition staged, the report being written
+        IngestReport.to_markdown = at_call(IngestReport.to_markdown, 1)
+    elif kind == "swap":  # the staged generation renamed into place, current not moved
+        event_store._point_current = at_call(event_store._point_current, 1)
+    elif kind == "tidy":  # committed; tidying up after the commit
+        event_store.clean_store = at_call(event_store.clean_store, 2)
+    ingest_police_uk([source], store)
 """)
 
 
-def test_sigkill_mid_ingest_leaves_a_readable_store_and_a_rerun_completes(
-        national_sample, tmp_path):
-    reference, store = tmp_path / "reference", tmp_path / "store"
-    ingest_police_uk([national_sample], reference)
-    # an earlier run's data: January as first published (different content)
-    ingest_police_uk([national_sample.parent / "earlier"], store)
-    before = store_files(store)
-
-    marker = tmp_path / "mid-write"
+def _kill_mid_ingest(source: Path, store: Path, point: str, tmp: Path, marker: Path) -> None:
+    """Run an ingest of ``source`` into ``store`` in a child and SIGKILL it at ``point``."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_INGEST, str(national_sample), str(store), "7", str(marker)],
-        env=_env(), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [sys.executable, "-c", _SLOW_INGEST, str(source), str(store), point, str(marker)],
+        env={**_env(), "TMPDIR": str(tmp)}, cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _wait_for(marker, child)
     assert is_locked(store)
     _kill(child)
-
-    # the kill landed mid-write: a temporary file and a stale lock file are left behind
-    leftovers = sorted(p.name for p in store.rglob(".*"))
-    assert LOCK_FILE in leftovers and any(".tmp-" in name for name in leftovers)
     assert not is_locked(store)  # the kernel released the dead run's lock
-    # every partition file is complete and readable; nothing half-written is counted
-    files = sorted(store.glob("*/month=*/*.parquet"))
-    rows = sum(pq.read_table(f).num_rows for f in files if f.parts[-3] == "events")
-    events = read_events(store)
-    assert len(events) == rows > 0
-    assert events["event_id"].is_unique
-    read_quarantine(store)
-    now = store_files(store)
-    changed = {k for k in now if before.get(k) != now[k]}
-    assert changed and changed != set(store_files(reference))  # part old, part new
 
-    ingest_police_uk([national_sample], store)  # the re-run repairs it
+
+def _same_store(store: Path, reference: Path) -> None:
     pd.testing.assert_frame_equal(read_events(store), read_events(reference))
     key = ["file", "row"]
     pd.testing.assert_frame_equal(read_quarantine(store).sort_values(key, ignore_index=True),
                                   read_quarantine(reference).sort_values(key, ignore_index=True))
     assert store_files(store) == store_files(reference)
-    assert not list(store.rglob(".*"))  # temporary file cleaned, lock released and removed
+
+
+def test_sigkill_mid_ingest_leaves_the_store_as_before_and_a_rerun_completes(
+        national_sample, tmp_path, monkeypatch):
+    reference, store = tmp_path / "reference", tmp_path / "store"
+    ingest_police_uk([national_sample], reference)
+    # an earlier run's data: January as first published (different content)
+    ingest_police_uk([national_sample.parent / "earlier"], store)
+    before, events_before = store_files(store), read_events(store)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+
+    _kill_mid_ingest(national_sample, store, "write:7", tmp, tmp_path / "mid-write")
+    # the kill landed mid-write in the staging folder: the committed store is untouched
+    assert store_files(store) == before
+    pd.testing.assert_frame_equal(read_events(store), events_before)
+    with pytest.raises(DataError, match=r"the last ingest did not finish .* rerun"):
+        ensure_committed(store)
+    assert list(tmp.glob("hotspot-ingest-*"))  # the dead run's spill
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    ingest_police_uk([national_sample], store)  # the re-run completes
+    _same_store(store, reference)
+    ensure_committed(store)
+    assert not list(store.rglob(".*"))  # staging cleaned, lock released and removed
+    assert not list(tmp.iterdir())  # the dead run's spill removed too
+
+
+@pytest.fixture(scope="module")
+def sample_stores(tmp_path_factory) -> dict[str, Path]:
+    """The shipped sample (24 months) as ``new`` input and as a ``reference`` store, and
+    an ``earlier`` store: every month as first published (its last 20 rows missing)."""
+    root = tmp_path_factory.mktemp("sample")
+    earlier = root / "earlier-input"
+    for path in sorted(SAMPLE.rglob("*-street.csv")):
+        lines = path.read_text().splitlines(keepends=True)
+        target = earlier / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("".join(lines[:-20]))
+    ingest_police_uk([SAMPLE], root / "reference")
+    ingest_police_uk([earlier], root / "earlier")
+    return {"new": SAMPLE, "reference": root / "reference", "earlier": root / "earlier"}
+
+
+@pytest.mark.parametrize("point", ["write:1", "write:30", "report", "swap"])
+def test_sigkill_at_any_point_before_the_commit_changes_nothing(
+        sample_stores, tmp_path, monkeypatch, point):
+    store, tmp = tmp_path / "store", tmp_path / "tmp"
+    shutil.copytree(sample_stores["earlier"], store, symlinks=True)
+    tmp.mkdir()
+    before, events_before = store_files(store), read_events(store)
+    quarantine_before = read_quarantine(store)
+
+    _kill_mid_ingest(sample_stores["new"], store, point, tmp, tmp_path / "marker")
+    assert store_files(store) == before
+    pd.testing.assert_frame_equal(read_events(store), events_before)
+    pd.testing.assert_frame_equal(read_quarantine(store), quarantine_before)
+    with pytest.raises(DataError, match="the last ingest did not finish"):
+        ensure_committed(store)
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    ingest_police_uk([sample_stores["new"]], store)
+    _same_store(store, sample_stores["reference"])
+    ensure_committed(store)
+    assert not list(store.rglob(".*")) and not list(tmp.iterdir())
+
+
+def test_sigkill_after_the_commit_keeps_the_new_generation(sample_stores, tmp_path):
+    store, tmp = tmp_path / "store", tmp_path / "tmp"
+    shutil.copytree(sample_stores["earlier"], store, symlinks=True)
+    tmp.mkdir()
+    _kill_mid_ingest(sample_stores["new"], store, "tidy", tmp, tmp_path / "marker")
+    _same_store(store, sample_stores["reference"])
+    ensure_committed(store)  # committed: nothing the next write must redo
+
+
+def test_a_full_disk_midway_changes_nothing_and_a_rerun_completes(
+        sample_stores, tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    shutil.copytree(sample_stores["earlier"], store, symlinks=True)
+    snapshot = {str(p): p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    real, calls = pq.write_table, []
+
+    def full(table, where, *args, **kwargs):
+        calls.append(where)
+        if len(calls) == 11:
+            Path(where).write_bytes(b"PAR1")
+            raise OSError(errno.ENOSPC, "No space left on device", str(where))
+        return real(table, where, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", full)
+    with pytest.raises(DataError, match=r"cannot write store .*No space left on device.*"
+                                        r"nothing was changed"):
+        ingest_police_uk([sample_stores["new"]], store)
+    monkeypatch.undo()
+    assert {str(p): p.read_bytes() for p in store.rglob("*") if p.is_file()} == snapshot
+    assert not list(store.rglob(".*"))
+    ensure_committed(store)
+    ingest_police_uk([sample_stores["new"]], store)
+    _same_store(store, sample_stores["reference"])
 
 
 # --------------------------------------------------------------------------- backtest

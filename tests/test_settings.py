@@ -94,3 +94,28 @@ def test_bad_environment_names_the_setting(monkeypatch):
 def test_missing_config_file_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b'[hotspot]\narea_filter = "NAME=Bishopsg\xe2te"\n', r"is not UTF-8 text \(byte 38\)"),
+     (b"hotspot = 5\n", "'hotspot' is 5, not a table"),
+     (b"[hotspot]\nbacktest = 5\n", r"backtest is 5, not a table: .*\[hotspot.backtest\]"),
+     (b"[hotspot.nightly]\nsources = 'x'\n", "hotspot.nightly.sources is 'x', not a table")],
+)
+def test_unreadable_config_files_are_one_config_error(tmp_path, data, message):
+    config = tmp_path / "s.toml"
+    config.write_bytes(data)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config, backtest={"n_bootstrap": 500})  # an option must not hide it
+
+
+def test_a_config_folder_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder: pass a TOML file"):
+        load_settings(tmp_path)
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path):
+    config = tmp_path / "s.toml"
+    config.write_bytes("\ufeff[hotspot.backtest]\nseed = 7\n".encode())
+    assert load_settings(config).backtest.seed == 7

@@ -18,6 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from hotspot.core.markdown import escape_text
+
 if TYPE_CHECKING:
     from hotspot.evaluation.claims.result import ClaimResult
 
@@ -120,7 +122,7 @@ def markdown_table(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(ESTIMATE_COLUMNS) + " |",
              "|" + "|".join(["---"] * len(ESTIMATE_COLUMNS)) + "|"]
     for row in frame.itertuples(index=False):
-        cells = [_fmt(v).replace("|", "/") for v in row]
+        cells = [escape_text(_fmt(v)).replace("|", "/") for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -129,7 +131,7 @@ def report_markdown(result: ClaimResult) -> str:
     v = result.verdict
     s = result.series
     parts = [
-        f"# Claim check: {result.claim_text()}", "",
+        f"# Claim check: {escape_text(result.claim_text())}", "",
         f"## Verdict: {v.category}", "", f"**{v.headline}**", "",
         *[f"- {r}" for r in v.reasons], "",
         "## Estimates", "",
@@ -191,7 +193,7 @@ def write_report(result: ClaimResult, folder: Path) -> dict[str, Path]:
         "controls": folder / "controls.csv",
     }
     result.estimates[ESTIMATE_COLUMNS].to_csv(paths["estimates"], index=False)
-    paths["verdict"].write_text(result.verdict.to_markdown(result.claim_text()))
+    paths["verdict"].write_text(result.verdict.to_markdown(escape_text(result.claim_text())))
     result.series.to_frame().to_csv(paths["series"], index=False)
     result.series.control_units.to_csv(paths["controls"], index=False)
     for key, plot in (("series", plot_series), ("synth", plot_synth),

@@ -1,22 +1,32 @@
 """Backtest and forecast grids: models x parameter sets x cell sizes x origins.
 
-The library half of ``hotspot.flows.backtest_grid`` (which only adds Prefect tasks and the
-Dask runner). :func:`plan_backtest_grid` builds one cube per cell size (month by month,
+The library half of ``hotspot.flows.backtest_grid`` (which only adds the Prefect flows and
+their cube-build tasks). :func:`plan_backtest_grid` builds one cube per cell size (month by month,
 bounded memory) into ``OUT/cubes/`` and cuts the work into batches of units;
 :func:`score_batch` scores one batch with the serial backtest's own function
 (:func:`hotspot.evaluation.parallel.score_unit_at`), so the grid's numbers equal a serial
 backtest's; :func:`finish_backtest_grid` puts the results together with the settings'
 bootstrap. Finished units are checkpointed in ``OUT/units/``: running the same grid
 again after a crash computes only the missing units.
+
+:func:`run_backtest_grid` and :func:`run_forecast_grid` fan the work out over Dask
+(:func:`dask_client`). Workers run plain functions (the scoring ones of
+:mod:`hotspot.evaluation.parallel`, so a worker process imports only that layer), never
+Prefect tasks: a Prefect task in a worker process needs a Prefect API, and without one each
+worker started its own temporary server (~10 s each, left running when the cluster killed
+its workers). The cluster is closed, its worker processes with it, before the run returns
+or raises.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
@@ -30,6 +40,9 @@ from hotspot.ingest.store import read_store_meta
 from hotspot.models.registry import make_model, model_tag
 from hotspot.pipeline import cube_from_store_chunked
 from hotspot.settings import BacktestSettings
+
+if TYPE_CHECKING:  # distributed is imported only when a grid runs
+    from distributed import Client
 
 CUBES_DIR = "cubes"
 FORECASTS_DIR = "forecasts"
@@ -148,13 +161,16 @@ def plan_backtest_grid(
 def score_batch(plan: GridPlan, batch: list[parallel.WorkUnit], checkpoint_dir: str
                 ) -> list[parallel.UnitResult]:
     """Score a batch of units on its cube, checkpointing each under ``checkpoint_dir``."""
+    cube_path, units, coverages, options = _batch_args(plan, batch, checkpoint_dir)
+    return parallel.score_units_at(cube_path, units, coverages, **options)
+
+
+def _batch_args(plan: GridPlan, batch: list[parallel.WorkUnit], checkpoint_dir: str
+                ) -> tuple[str, list[parallel.WorkUnit], tuple[float, ...], dict[str, Any]]:
     name = batch[0].cube
-    coverages = tuple(plan.settings["coverages"])
-    return [parallel.score_unit_at(plan.cubes[name], unit, coverages,
-                                   events_store=plan.events_store,
-                                   checkpoint_dir=checkpoint_dir,
-                                   fingerprint=plan.fingerprints[name])
-            for unit in batch]
+    return (plan.cubes[name], batch, tuple(plan.settings["coverages"]),
+            {"events_store": plan.events_store, "checkpoint_dir": checkpoint_dir,
+             "fingerprint": plan.fingerprints[name]})
 
 
 def finish_backtest_grid(plan: GridPlan, results: Sequence[parallel.UnitResult], out: Path
@@ -193,3 +209,108 @@ def forecast_jobs(cubes: Mapping[str, str], models: Sequence[str], out: Path,
                     f"{model}[{label}].parquet" if label else f"{model}.parquet")
                 jobs.append((path, model, dict(params), str(target)))
     return jobs
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+@contextmanager
+def dask_client(address: str | None = None, n_workers: int = 2, processes: bool = False,
+                threads_per_worker: int = 1) -> Iterator[Client]:
+    """A ``distributed.Client`` on the scheduler at ``address``, else on a new local
+    cluster of ``n_workers`` workers (threads, or processes with ``processes``) that is
+    closed on exit, normal or not, so no worker process outlives the run."""
+    from distributed import Client, LocalCluster
+
+    if address:
+        with Client(address) as client:
+            yield client
+        return
+    # process workers talk over TCP: on the loopback only (threads use in-process comms)
+    where = {"host": "127.0.0.1"} if processes else {}
+    tracker_was_running = _resource_tracker_running()
+    try:
+        with LocalCluster(n_workers=int(n_workers),
+                          threads_per_worker=int(threads_per_worker),
+                          processes=bool(processes), **where,
+                          dashboard_address="127.0.0.1:0",  # None would still bind :8787
+                          silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
+            yield client
+    finally:
+        if processes and not tracker_was_running:
+            _stop_resource_tracker()
+
+
+def _resource_tracker_running() -> bool:
+    from multiprocessing import resource_tracker
+
+    return getattr(resource_tracker._resource_tracker, "_fd", None) is not None
+
+
+def _stop_resource_tracker() -> None:
+    """Stop the helper process multiprocessing starts beside spawned workers. It would
+    exit by itself once this process has, a moment after the command: this run started
+    it, and no process may outlive the command."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # private, 3.8+
+    if stop is not None:
+        stop()
+
+
+def score_batches(plan: GridPlan, out: Path, client: Client) -> list[parallel.UnitResult]:
+    """Every batch of ``plan`` scored on ``client``'s workers; results in unit order."""
+    futures = []
+    for batch in plan.batches:  # a plain function of the evaluation layer: light workers
+        cube_path, units, coverages, options = _batch_args(plan, batch, str(out))
+        futures.append(client.submit(parallel.score_units_at, cube_path, units, coverages,
+                                     pure=False, **options))
+    return [result for batch in client.gather(futures) for result in batch]
+
+
+def run_backtest_grid(
+    store: Path,
+    models: Sequence[str],
+    first_target: str,
+    last_target: str,
+    out: Path,
+    *,
+    backtest: BacktestSettings,
+    dask_address: str | None = None,
+    n_workers: int = 2,
+    processes: bool = False,
+    build: CubeBuilder = build_grid_cube,
+    **plan_options: Any,
+) -> dict[str, str]:
+    """Plan the grid (``plan_options`` as :func:`plan_backtest_grid`'s), score it on Dask
+    (:func:`dask_client`) and write its tables into ``out``; returns their paths."""
+    plan = plan_backtest_grid(Path(store), models, first_target, last_target, Path(out),
+                              backtest=backtest, build=build, **plan_options)
+    with dask_client(dask_address, n_workers, processes) as client:
+        results = score_batches(plan, Path(out), client)
+    return finish_backtest_grid(plan, results, Path(out))
+
+
+def run_forecast_grid(
+    store: Path,
+    models: Sequence[str],
+    out: Path,
+    *,
+    cell_sizes: Sequence[float] = (150.0,),
+    param_grid: ParamGrid | None = None,
+    freq: str = "M",
+    dask_address: str | None = None,
+    n_workers: int = 2,
+    processes: bool = False,
+    build: CubeBuilder = build_grid_cube,
+) -> list[str]:
+    """Fit every (cell size, model, parameter set) on all periods on Dask and write next
+    period's forecast to ``OUT/forecasts/<cube>/<model>[<params>].parquet``; returns the
+    paths in job order."""
+    cubes = grid_cubes(Path(store), list(cell_sizes), freq, Path(out), build=build)
+    events_store = events_store_for(Path(store), models)
+    jobs = forecast_jobs(cubes, models, Path(out), param_grid)
+    with dask_client(dask_address, n_workers, processes) as client:
+        futures = [client.submit(forecast_unit, *job, events_store, pure=False)
+                   for job in jobs]
+        return list(client.gather(futures))

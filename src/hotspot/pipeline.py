@@ -9,7 +9,6 @@ one that runs it as a task.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,10 +21,16 @@ import xarray as xr
 
 from hotspot import publish
 from hotspot.core.area import StudyArea, load_area, same_crs
+from hotspot.core.atomic import replace_folder
 from hotspot.core.errors import DataError
 from hotspot.core.locking import store_lock
 from hotspot.core.periods import period_label
 from hotspot.core.progress import ProgressCallback
+from hotspot.cube_guard import (
+    check_cube_current,
+    check_cube_size,
+    cube_file_hashes,
+)
 from hotspot.evaluation.ablation import AblationResult, covariate_ablation
 from hotspot.evaluation.backtest import BacktestResult, backtest
 from hotspot.features.covariates import parse_variants, variant_tables
@@ -34,12 +39,21 @@ from hotspot.features.cube_lazy import build_cube_chunked
 from hotspot.features.grid import Grid, build_grid
 from hotspot.ingest.police_uk import ingest_police_uk
 from hotspot.ingest.report import IngestReport
-from hotspot.ingest.store import AREA_FILE, EVENTS_DIR, list_months, read_events, read_store_meta
+from hotspot.ingest.store import (
+    AREA_FILE,
+    EVENTS_DIR,
+    ensure_committed,
+    list_months,
+    read_events,
+    read_store_meta,
+)
 from hotspot.models.registry import make_model, model_tag
 from hotspot.settings import BacktestSettings, Settings
 
 T = TypeVar("T")
 CUBE_FILE = "cube.zarr"
+#: The backtest record's folder inside a forecast's out folder.
+BACKTEST_DIR = "backtest"
 OGL_ATTRIBUTION = (
     "Contains public sector information licensed under the Open Government Licence v3.0 "
     "(data.police.uk)."
@@ -82,35 +96,47 @@ def _check_contiguous(months: list[str], store: Path) -> None:
         )
 
 
-def store_fingerprint(store: Path) -> dict[str, Any]:
-    """SHA-256 of each of the store's event files (``files``) and one over them all
-    (``sha256``): what the cube's provenance and the nightly state record."""
-    files = sorted((Path(store) / EVENTS_DIR).glob("month=*/*.parquet"))
-    hashes = {str(f.relative_to(store)): hashlib.sha256(f.read_bytes()).hexdigest()
-              for f in files}
-    overall = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
-    return {"sha256": overall, "files": hashes}
-
-
 def cube_from_store(
     store: Path,
     cell_size_m: float = 150.0,
     freq: str = "M",
     area: StudyArea | None = None,
+    *,
+    max_cube_gb: float | None = None,
 ) -> xr.Dataset:
-    """Build the cube of a store's events on a grid over its study area."""
+    """Build the cube of a store's events on a grid over its study area.
+
+    Refuses (``DataError``) a cube whose estimated build memory is over ``max_cube_gb``
+    and one in which no event falls inside the area: saved, it would replace a good cube
+    with zeros.
+    """
     store = Path(store)
+    ensure_committed(store)  # before the lock: under our own lock it cannot tell
     with store_lock(store):
-        return _cube_from_store(store, cell_size_m, freq, area)
+        grid, provenance = store_grid(store, cell_size_m, freq, area, max_cube_gb=max_cube_gb)
+        cube = build_cube(read_events(store), grid, freq,
+                          source=",".join(provenance["sources"]), provenance=provenance)
+    _check_counted(json.loads(cube.attrs["provenance"]), store, grid)
+    return cube
+
+
+def _check_counted(record: Mapping[str, Any], store: Path, grid: Grid) -> None:
+    if record["n_events_counted"] == 0:
+        raise DataError(
+            f"none of the {record['n_events_in']:,} events of store {store} falls inside the "
+            f"study area ({grid.n_cells:,} cells of {grid.cell_size_m:g} m): check --area, "
+            "--area-filter and the area's CRS; no cube was written and any previous one is kept")
 
 
 def store_grid(
-    store: Path, cell_size_m: float, freq: str, area: StudyArea | None
+    store: Path, cell_size_m: float, freq: str, area: StudyArea | None, *,
+    max_cube_gb: float | None = None,
 ) -> tuple[Grid, dict]:
     """The grid a store's cube is built on, and the cube's provenance.
 
-    Checks the store can give ``freq`` periods and has no missing month; the area is the
-    given one or the store's, in the store's CRS.
+    Checks the store can give ``freq`` periods and has no missing month, and that the
+    cube's estimated build memory is within ``max_cube_gb`` before the grid is built;
+    the area is the given one or the store's, in the store's CRS.
     """
     meta = read_store_meta(store)
     if meta["time_resolution"] == "month" and freq != "M":
@@ -122,23 +148,15 @@ def store_grid(
     study_area = store_area(store, area)
     if not same_crs(study_area.crs, meta["crs"]):
         study_area = StudyArea(parts=study_area.parts.to_crs(meta["crs"]), crs=meta["crs"])
+    check_cube_size(store, study_area, cell_size_m, freq, months, max_cube_gb)
     provenance = {
         "store": str(store.resolve()),
         "first_month": months[0],
         "last_month": months[-1],
         "sources": sorted({f.stem for f in (store / EVENTS_DIR).glob("month=*/*.parquet")}),
-        # 16 hex digits are plenty to tell files apart in the cube's attributes
-        "event_files_sha256": {k: v[:16] for k, v in store_fingerprint(store)["files"].items()},
+        "event_files_sha256": cube_file_hashes(store),
     }
     return build_grid(study_area, cell_size_m), provenance
-
-
-def _cube_from_store(
-    store: Path, cell_size_m: float, freq: str, area: StudyArea | None
-) -> xr.Dataset:
-    grid, provenance = store_grid(store, cell_size_m, freq, area)
-    return build_cube(read_events(store), grid, freq, source=",".join(provenance["sources"]),
-                      provenance=provenance)
 
 
 def cube_from_store_chunked(
@@ -149,14 +167,18 @@ def cube_from_store_chunked(
     path: Path | str | None = None,
     *,
     progress: ProgressCallback | None = None,
+    max_cube_gb: float | None = None,
 ) -> Path:
     """``cube_from_store`` with bounded memory: the same checks and provenance, the cube
-    built month by month and written chunked to ``path`` (default ``STORE/cube.zarr``)."""
+    built month by month and written chunked to ``path`` (default ``STORE/cube.zarr``);
+    a cube with no event in the area is refused before it replaces the one at ``path``."""
     store = Path(store)
+    ensure_committed(store)
     with store_lock(store):
-        grid, provenance = store_grid(store, cell_size_m, freq, area)
+        grid, provenance = store_grid(store, cell_size_m, freq, area, max_cube_gb=max_cube_gb)
         return build_cube_chunked(store, grid, freq, path, source=",".join(provenance["sources"]),
-                                  provenance=provenance, progress=progress)
+                                  provenance=provenance, progress=progress,
+                                  check=lambda record: _check_counted(record, store, grid))
 
 
 def save_store_cube(cube: xr.Dataset, store: Path) -> Path:
@@ -165,11 +187,12 @@ def save_store_cube(cube: xr.Dataset, store: Path) -> Path:
 
 
 def open_store_cube(store: Path, cube_path: Path | None = None) -> xr.Dataset:
-    """The store's cube (``STORE/cube.zarr``) or the one at ``cube_path``."""
+    """The store's cube (``STORE/cube.zarr``) or the one at ``cube_path``, refused
+    (``DataError``) if the store's events changed since it was built."""
     path = Path(cube_path) if cube_path else Path(store) / CUBE_FILE
     if not path.exists():
         raise DataError(f"no cube at {path}: build it with 'hotspot cube --store {store}'")
-    return open_cube(path)
+    return check_cube_current(open_cube(path), Path(store), path)
 
 
 def events_for(store: Path, models: Sequence[str]) -> pd.DataFrame | None:
@@ -265,9 +288,13 @@ def publish_store_forecast(
     record: BacktestResult | None,
     params: Mapping[str, Any] | None = None,
     top_share: float = 0.05,
+    replace: bool = True,
 ) -> ForecastRun:
     """Fit ``model`` on all of ``cube``, publish next period's forecast into ``out_dir``
-    with ``record`` in its report, the store's study area drawn and the data's licence."""
+    with ``record`` in its report, the store's study area drawn and the data's licence.
+
+    ``out_dir`` is replaced whole; ``replace=False`` writes into it as it is (a folder
+    the caller is staging)."""
     store = Path(store)
     if record is not None and model not in record.settings["models"]:
         raise DataError(f"the backtest record passed for {model} does not include it")
@@ -280,7 +307,7 @@ def publish_store_forecast(
     attribution = OGL_ATTRIBUTION if read_store_meta(store)["time_resolution"] == "month" else None
     outputs = publish.publish_forecast(forecast, cube, out_dir, backtest=record,
                                        area_parts=area_parts, top_share=top_share,
-                                       attribution=attribution)
+                                       attribution=attribution, replace=replace)
     return ForecastRun(outputs=outputs, backtest=record,
                        target_period=period_label(periods[-1] + 1), forecast=forecast)
 
@@ -296,16 +323,22 @@ def run_forecast(
     """Publish ``settings.forecast.model``'s next-period forecast from ``settings.store``
     into ``settings.out``, with its recent backtest next to the baselines (saved in
     ``OUT/backtest``) in the report. Pass ``record`` to reuse a backtest already run;
-    ``model_params`` default to the settings'."""
+    ``model_params`` default to the settings'. ``OUT`` is staged and replaced whole."""
     store, out_dir, model = Path(settings.store), Path(settings.out), settings.forecast.model
     params = settings.model_params if model_params is None else model_params
     cube = cube if cube is not None else open_store_cube(store)
-    if record is None:
+    fresh = record is None
+    if fresh:
         record = recent_backtest(store, cube, model, settings.backtest, model_params=params,
                                  progress=progress)
-        record.save(out_dir / "backtest")
-    return publish_store_forecast(store, cube, model, out_dir, record=record,
-                                  params=params.get(model), top_share=settings.forecast.top_share)
+    with replace_folder(out_dir, owned=(*publish.FILE_NAMES.values(), BACKTEST_DIR)) as staging:
+        if fresh:
+            record.save(staging / BACKTEST_DIR)
+        run = publish_store_forecast(store, cube, model, staging, record=record,
+                                     params=params.get(model),
+                                     top_share=settings.forecast.top_share, replace=False)
+    return ForecastRun(outputs={k: out_dir / p.name for k, p in run.outputs.items()},
+                       backtest=record, target_period=run.target_period, forecast=run.forecast)
 
 
 def ingest_paths(paths: Sequence[Path], settings: Settings,
@@ -325,7 +358,7 @@ def settings_area(settings: Settings) -> StudyArea | None:
 def build_store_cube(settings: Settings) -> Path:
     """Build the store's cube on the settings' grid and save it as ``STORE/cube.zarr``."""
     cube = cube_from_store(settings.store, settings.cell_size_m, settings.freq,
-                           settings_area(settings))
+                           settings_area(settings), max_cube_gb=settings.max_cube_gb)
     return save_store_cube(cube, settings.store)
 
 

@@ -205,6 +205,8 @@ class Settings(BaseSettings):
     crs: str | None = None
     cell_size_m: float = Field(150.0, gt=0)
     freq: Literal["M", "W", "D"] = "M"
+    #: ``hotspot cube`` refuses a cube whose estimated build memory is over this (GB).
+    max_cube_gb: float = Field(4.0, gt=0)
     #: Parameters per model name, e.g. ``{"etas-grid": {"background_time": "seasonal"}}``
     #: (TOML: a ``[hotspot.model_params.etas-grid]`` table).
     model_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -285,20 +287,49 @@ def _resolve_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
     return values
 
 
+def _check_tables(values: Mapping[str, Any], model: type[BaseModel], path: Path,
+                  where: str = "hotspot") -> None:
+    """Raise ``ConfigError`` where the file gives a plain value for a section: a command-line
+    option of that section would otherwise replace it whole, hiding the mistake."""
+    for name, field in model.model_fields.items():
+        section = field.annotation
+        if name not in values or not (isinstance(section, type)
+                                      and issubclass(section, BaseModel)):
+            continue
+        if not isinstance(values[name], Mapping):
+            raise ConfigError(f"config file {path}: {where}.{name} is {values[name]!r}, not a "
+                              f"table: write its settings under [{where}.{name}] (see "
+                              "examples/nightly.toml)")
+        _check_tables(values[name], section, path, f"{where}.{name}")
+
+
 def read_config_file(path: Path | str) -> dict[str, Any]:
     """The ``[hotspot]`` table of a TOML settings file, paths resolved against its folder."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        # TOML is UTF-8 whatever the locale says; a BOM (Windows editors) is allowed
+        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found: pass an existing TOML file "
                           "(see examples/nightly.toml)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder: pass a TOML file (see "
+                          "examples/nightly.toml)") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}): TOML "
+                          "files are UTF-8; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     if "hotspot" not in data:
         raise ConfigError(f"config file {path} has no [hotspot] table: put the settings "
                           "under [hotspot] (nightly ones under [hotspot.nightly.*]; see "
                           "examples/nightly.toml)")
+    if not isinstance(data["hotspot"], dict):
+        raise ConfigError(f"config file {path}: 'hotspot' is {data['hotspot']!r}, not a table: "
+                          "put the settings under a [hotspot] table (see examples/nightly.toml)")
+    _check_tables(data["hotspot"], Settings, path)
     values = _resolve_paths(_nest(data["hotspot"]), path.resolve().parent)
     return {**values, "config_file": str(path.resolve())}
 

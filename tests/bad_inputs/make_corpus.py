@@ -164,7 +164,7 @@ def future_months(root: Path) -> list[Path]:
 
 def bad_values(root: Path) -> list[Path]:
     rows = street_rows("2019-02", 40)
-    rows[1]["Month"] = "Feb 2019"  # bad_month
+    rows[1]["Month"] = "2019-13"  # bad_month (Feb 2019 is read as 2019-02)
     rows[2]["Month"] = "2019-07"  # dated outside its file's month: bad_month
     rows[3]["Longitude"] = "east"  # bad_coordinates
     rows[5]["Latitude"] = "95.0"  # bad_coordinates (range)

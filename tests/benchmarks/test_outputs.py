@@ -17,7 +17,8 @@ from hotspot.evaluation.claims import DEFAULT_CALIBRATION, load_calibration
 from tests.conftest import require_shared
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-SCRIPTS = ["bench_claims", "bench_foundation", "bench_models", "bench_scale", "bench_sepp",
+SCRIPTS = ["bench_claims", "bench_foundation", "bench_grid_overhead", "bench_models", "bench_scale",
+           "bench_sepp",
            "chicago_store", "limits", "synthetic_national"]
 
 

@@ -153,3 +153,47 @@ def test_backtest_backtest_grid_and_the_flow_give_the_same_summary(prefect_harne
     assert serial["ci_low"].notna().any()
     pd.testing.assert_frame_equal(summary("grid"), serial, check_exact=True)
     pd.testing.assert_frame_equal(summary("flow"), serial, check_exact=True)
+
+
+def _live_children() -> set[str]:
+    """Pids of this process's live children (the harness's Prefect server among them)."""
+    import os
+    from pathlib import Path
+
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found.add(entry.name)
+    return found
+
+
+@pytest.mark.prefect
+def test_backtest_grid_flow_on_process_workers_starts_no_server_and_leaves_nothing(
+        prefect_harness, city_store, tmp_path, monkeypatch):
+    """With PREFECT_API_URL the command runs the flow; its process workers run plain
+    functions (no temporary Prefect server each) and are gone when it returns; the numbers
+    equal the run without Prefect on threads."""
+    from prefect.settings import PREFECT_API_URL
+
+    from hotspot.cli import app
+
+    common = ["backtest-grid", "--store", str(city_store), "--models", ",".join(MODELS),
+              "--from", "2020-11", "--to", "2020-12", "--n-bootstrap", "100", "--workers", "2"]
+    before = _live_children()
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # the harness's server
+    flow_run = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "flow"), "--processes"])
+    assert flow_run.exit_code == 0, flow_run.output
+    assert "2 process workers (Prefect flow)" in flow_run.output
+    assert "temporary server" not in flow_run.output
+    assert _live_children() == before  # no worker, server or helper process left
+    monkeypatch.delenv("PREFECT_API_URL")
+    plain = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "plain"), "--threads"])
+    assert plain.exit_code == 0, plain.output
+    assert "(Prefect flow)" not in plain.output
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "flow" / "metrics.csv"),
+                                  pd.read_csv(tmp_path / "plain" / "metrics.csv"),
+                                  check_exact=True)

@@ -104,7 +104,7 @@ def test_each_reason_with_month_row_and_precedence(data, tmp_path, area):
     row = data.street_row
     rows = [
         row("ok", "2019-02"),  # 1 event
-        row("m", "2019/02", ("", "")),  # 2 bad_month beats no_coordinates
+        row("m", "2019-14", ("", "")),  # 2 bad_month beats no_coordinates
         row("n", "2019-02", ("", "51.5")),  # 3 no_coordinates
         row("b", "2019-02", ("east", "51.5")),  # 4 bad_coordinates (text)
         row("z", "2019-02", ("0", "0.000000")),  # 5 bad_coordinates (police.uk "no point")
@@ -148,7 +148,8 @@ def test_each_reason_with_month_row_and_precedence(data, tmp_path, area):
 
 def test_raw_keeps_every_field_of_the_row(data, tmp_path):
     tricky = 'On or near "Bank", back\\slash\nnew line\ttab \u00e9'
-    rows = [data.street_row("q", "2019-01", ("", ""), Location=tricky, Context="x,y")]
+    rows = [data.street_row("q", "2019-01", ("", ""), Location=tricky, Context="x,y"),
+            data.street_row("ok", "2019-01")]  # one event: a run of only bad rows is refused
     path = data.street_file("2019-01", "city-of-london", rows)
     ingest(path, tmp_path / "store")
     quarantine = read_quarantine(tmp_path / "store")
@@ -314,19 +315,22 @@ def test_reingest_of_a_month_replaces_it(data, tmp_path, area):
         assert after[untouched] == before[untouched]
 
 
-def test_reingest_of_an_emptied_month_removes_its_events(data, tmp_path):
+def test_a_header_only_file_never_empties_a_month_with_events(data, tmp_path):
+    """A file with no usable row must not replace a month the store holds (issue 13)."""
     store = tmp_path / "store"
     path = data.street_file("2019-01", "city-of-london", [data.street_row("a")])
     ingest(path, store)
+    before = data.store_files(store)
     other = data.street_file("2019-02", "city-of-london", [data.street_row("b", "2019-02")])
     data.street_file("2019-01", "city-of-london", [])
-    ingest([path, other], store)
-    assert read_events(store)["event_id"].tolist() == ["b"]
+    with pytest.raises(DataError, match="would replace 2019-01 city-of-london .*it has no rows"):
+        ingest([path, other], store)
+    assert data.store_files(store) == before
 
 
 def test_invalid_month_rows_of_other_files_survive_a_reingest(data, tmp_path):
     store, row = tmp_path / "store", data.street_row
-    jan = data.street_file("2019-01", "city-of-london", [row("a"), row("bad", "Jan 2019")])
+    jan = data.street_file("2019-01", "city-of-london", [row("a"), row("bad", "sometime")])
     feb = data.street_file("2019-02", "city-of-london", [row("b", "2019-02"), row("bad2", "??")])
     ingest(jan, store)
     ingest(feb, store)
@@ -361,6 +365,7 @@ def test_crash_while_writing_leaves_only_complete_old_or_new_files(data, tmp_pat
             raise OSError("disk full")
         return real_write(table, where, *args, **kwargs)
 
+    events_before = sorted(read_events(store)["event_id"])
     # writes: 2019-01 btp events (unchanged), 2019-01 city events, 2019-01 city quarantine
     monkeypatch.setattr(pq, "write_table", crash_on_third_file)
     with pytest.raises(OSError, match="disk full"):
@@ -374,13 +379,13 @@ def test_crash_while_writing_leaves_only_complete_old_or_new_files(data, tmp_pat
     for name, content in now.items():
         assert content in (old.get(name), new.get(name)), name
         changed += content != old.get(name)
-    assert changed == 1  # January's events were replaced, then the crash
+    assert changed == 0  # the crash left the committed generation whole
     assert (
         now["quarantine/month=2019-01/city-of-london.parquet"]
         == old["quarantine/month=2019-01/city-of-london.parquet"]
     )
-    assert sorted(read_events(store)["event_id"]) == ["b1", "c4", "c5", "n1", "n2"]
-    assert len(list((store / "reports").iterdir())) == 2  # only the first run's report
+    assert sorted(read_events(store)["event_id"]) == events_before
+    assert len(list((store / "reports").iterdir())) == 2  # only the first run's report (.json, .md)
     ingest(root, store)  # a rerun repairs the store
     assert data.store_files(store) == new
 

@@ -34,17 +34,17 @@ def evaluate_claim_command(
     controls: Annotated[str | None, typer.Option(
         "--controls", help="'auto' (blocks of the treated area's size from the same store) "
                            "or a boundary file whose polygons are candidate controls "
-                           "[default: claims.controls, 'auto']")] = None,
+                           "\\[default: claims.controls, 'auto']")] = None,
     buffer: Annotated[float | None, typer.Option(
         "--buffer", help="Ring (metres) around the treated area: displacement is measured "
-                         "in it and controls may not touch it [default: claims.buffer_m, "
+                         "in it and controls may not touch it \\[default: claims.buffer_m, "
                          "500]")] = None,
     n_controls: Annotated[int | None, typer.Option(
         "--n-controls", help="Keep this many controls closest in pre-period level and "
-                             "trend [default: claims.n_controls, 20]")] = None,
+                             "trend \\[default: claims.n_controls, 20]")] = None,
     min_unit_mean: Annotated[float | None, typer.Option(
         "--min-unit-events", help="Controls need at least this many events a month before "
-                                  "the start [default: claims.min_unit_events, 5]")] = None,
+                                  "the start \\[default: claims.min_unit_events, 5]")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Check a claim like "crime down 12 % in six months" with ITS, DiD, synthetic control,
@@ -73,7 +73,7 @@ def evaluate_claim_command(
         p = f"{row.p_value:.3f}" if row.p_value == row.p_value else ""
         table.add_row(row.method, est, ci, p)
     console.print(table)
-    console.print(f"[bold]verdict: {result.verdict.category}[/]\n{result.verdict.headline}",
-                  highlight=False)
+    console.print(f"verdict: {result.verdict.category}", style="bold", highlight=False)
+    console.print(result.verdict.headline, highlight=False)
     for key in ("estimates", "verdict", "report_md", "report_html"):
         console.print(f"  {key:<12} {paths[key]}", highlight=False)

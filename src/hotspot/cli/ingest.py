@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from hotspot.cli.common import console, err_console, handle_errors
+from hotspot.cli.common import console, err_console, handle_errors, rich_progress, warn
 from hotspot.core.errors import ConfigError
-from hotspot.core.progress import ProgressCallback, no_progress, rich_progress
+from hotspot.core.progress import ProgressCallback, no_progress
 
 if TYPE_CHECKING:  # heavy imports (pandas, geopandas) stay out of `hotspot --help`
     from hotspot.core.area import StudyArea
@@ -85,6 +85,8 @@ def _show(report: IngestReport) -> None:
     console.print(table)
     console.print(report.summary(), highlight=False)
     console.print(f"report: {report.path}", highlight=False, soft_wrap=True)
+    for warning in report.warnings:  # loud, on stderr, after the table they qualify
+        warn(warning)
 
 
 @ingest_app.command("police-uk")
@@ -154,6 +156,15 @@ def csv_file(
         str | None,
         typer.Option("--time-format", help="strptime format of --time-col, e.g. '%Y-%m-%d %H:%M'."),
     ] = None,
+    dayfirst: Annotated[
+        bool | None,
+        typer.Option(
+            "--dayfirst/--monthfirst",
+            help="Numeric dates put the day first (31/01/2020) or the month (01/31/2020); "
+            "needed when the values do not show it.",
+            show_default=False,
+        ),
+    ] = None,
     source: Annotated[
         str | None,
         typer.Option("--source", help="Source name in the store (default: from the file name)."),
@@ -192,6 +203,7 @@ def csv_file(
             category_col=category_col,
             id_col=id_col,
             time_format=time_format,
+            dayfirst=dayfirst,
             source=source,
             area=study_area,
             crs=crs,

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from hotspot import __version__
@@ -24,12 +23,12 @@ from hotspot.cli.common import (
     ToOpt,
     console,
     handle_errors,
+    rich_progress,
 )
 from hotspot.cli.ingest import ingest_app
 from hotspot.cli.nightly import nightly_command, serve_command
 from hotspot.cli.scale import backtest_grid_command
 from hotspot.cli.weather import weather_command
-from hotspot.core.progress import rich_progress
 from hotspot.settings import load_settings
 
 if TYPE_CHECKING:  # heavy imports stay out of `hotspot --help`
@@ -81,6 +80,10 @@ def cube(
     freq: Annotated[
         str | None, typer.Option("--freq", help="Periods: M (month), W (week), D (day).")
     ] = None,
+    max_cube_gb: Annotated[
+        float | None, typer.Option("--max-cube-gb", help="Refuse a cube whose estimated build "
+                                   "memory is over this many GB (default 4).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Build the counts cube (time x cell) of a store on a square grid; saves STORE/cube.zarr."""
@@ -88,15 +91,16 @@ def cube(
     from hotspot.pipeline import cube_from_store, save_store_cube, settings_area
 
     settings = load_settings(config, store=store, cell_size_m=cell, area=area,
-                             area_filter=area_filter, crs=crs, freq=freq)
+                             area_filter=area_filter, crs=crs, freq=freq,
+                             max_cube_gb=max_cube_gb)
     built = cube_from_store(settings.store, settings.cell_size_m, settings.freq,
-                            settings_area(settings))
+                            settings_area(settings), max_cube_gb=settings.max_cube_gb)
     path = save_store_cube(built, settings.store)
     periods = cube_periods(built)
     console.print(
         f"cube: {built.sizes['time']} periods ({periods[0]}..{periods[-1]}) x "
         f"{built.sizes['cell']} cells of {settings.cell_size_m:g} m, "
-        f"{int(built['counts'].sum())} events counted -> [bold]{path}[/]"
+        f"{int(built['counts'].sum())} events counted -> {path}"
     )
 
 
@@ -143,9 +147,9 @@ def backtest(
     _print_summary(result)
     if covariates:
         _print_ablation(ablation.differences)
-        console.print(f"ablation: [bold]{paths['ablation']}[/]")
-    console.print(f"metrics: [bold]{paths['metrics']}[/]\nsummary: [bold]{paths['summary']}[/]"
-                  f"\npredictions: [bold]{paths['predictions']}[/]")
+        console.print(f"ablation: {paths['ablation']}")
+    console.print(f"metrics: {paths['metrics']}\nsummary: {paths['summary']}"
+                  f"\npredictions: {paths['predictions']}")
 
 
 @app.command()
@@ -202,9 +206,9 @@ def demo(
     with rich_progress() as progress:
         run = run_demo(settings, progress=progress)
     console.print(run.ingest.summary())
-    console.print(f"cube: [bold]{run.cube_path}[/]")
+    console.print(f"cube: {run.cube_path}")
     _print_summary(run.backtest)
-    console.print(f"backtest: [bold]{run.backtest_dir}[/]")
+    console.print(f"backtest: {run.backtest_dir}")
     _print_outputs(f"forecast for {run.forecast.target_period} ({settings.forecast.model})",
                    run.forecast.outputs)
 
@@ -217,7 +221,7 @@ def _print_summary(result: BacktestResult) -> None:
         table.add_column(column)
     summary = result.summary_table
     for name in summary["model"].unique():
-        cells = [escape(name)]
+        cells = [str(name)]
         for metric in ("pai", "hit_rate", "pei", "poisson_deviance"):
             rows = summary[(summary["model"] == name) & (summary["metric"] == metric)]
             if metric != "poisson_deviance":
@@ -233,7 +237,7 @@ def _print_ablation(differences: pd.DataFrame) -> None:
     for column in ("model", "PAI@5%", "deviance"):
         table.add_column(column)
     for model, rows in differences.groupby("model", sort=False):
-        cells = [escape(model)]
+        cells = [str(model)]
         for metric, coverage in (("pai", 0.05), ("poisson_deviance", None)):
             row = rows[rows["metric"] == metric]
             if coverage is not None:
@@ -246,6 +250,6 @@ def _print_ablation(differences: pd.DataFrame) -> None:
 
 
 def _print_outputs(title: str, outputs: dict[str, Path]) -> None:
-    console.print(f"[bold green]{title}[/]")
+    console.print(title, style="bold green")
     for key, path in outputs.items():
         console.print(f"  {key:<10} {path}")

@@ -12,23 +12,23 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli.common import console, err_console, handle_errors
+from hotspot.cli.common import console, handle_errors, styled, warn
 
 NightlyConfigOpt = Annotated[
-    Path, typer.Option("--config", help="TOML settings with a [hotspot.nightly] section "
+    Path, typer.Option("--config", help="TOML settings with a \\[hotspot.nightly] section "
                                         "(see examples/nightly.toml).")
 ]
 
 
 def _print_result(result: dict) -> None:
     if result["status"] == "nothing_new":
-        console.print(f"[bold]nothing to do[/]: {result['message']}")
+        console.print(styled(("nothing to do", "bold"), f": {result['message']}"))
         return
-    console.print(f"[bold green]{result['message']}[/] -> {result['run_dir']}")
+    console.print(styled((result["message"], "bold green"), f" -> {result['run_dir']}"))
     if result.get("new_months"):
         console.print(f"  new months: {', '.join(result['new_months'])}")
     for warning in result.get("warnings", []):
-        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        warn(warning)
     if result.get("pruned"):
         console.print(f"  removed old runs: {', '.join(result['pruned'])}")
 
@@ -51,6 +51,9 @@ def nightly_command(
     if no_prefect:
         result = run_nightly(settings)
     else:
+        # Prefect gives its temporary server 20 s to start, which a busy machine can miss,
+        # failing the night's run; a user's own setting still wins. Read at Prefect import.
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
         from hotspot.flows.nightly import nightly_flow
 
         result = nightly_flow(str(config.resolve()))
@@ -75,11 +78,9 @@ def serve_command(
 
     schedule = nightly_settings(config).nightly.schedule
     if not os.environ.get("PREFECT_API_URL"):
-        err_console.print(
-            "[bold yellow]warning:[/] PREFECT_API_URL is not set: Prefect would start a "
-            "temporary server that cannot run schedules. Start one with 'prefect server start "
-            "--host 127.0.0.1 --port 4200' and export "
-            "PREFECT_API_URL=http://127.0.0.1:4200/api", highlight=False)
+        warn("PREFECT_API_URL is not set: Prefect would start a temporary server that "
+             "cannot run schedules. Start one with 'prefect server start --host 127.0.0.1 "
+             "--port 4200' and export PREFECT_API_URL=http://127.0.0.1:4200/api")
     console.print(f"serving hotspot-nightly/{name or schedule.deployment} on "
                   f"'{cron or schedule.cron}'"
                   + (f" ({schedule.timezone})" if schedule.timezone else "")

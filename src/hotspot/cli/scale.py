@@ -21,7 +21,6 @@ from hotspot.cli.common import (
     StoreOpt,
     ToOpt,
     console,
-    err_console,
     handle_errors,
 )
 from hotspot.core.errors import ConfigError
@@ -59,11 +58,11 @@ def backtest_grid_command(
         int, typer.Option("--workers", min=1, help="Workers of the local cluster.")
     ] = 2,
     processes: Annotated[
-        bool | None,
+        bool,
         typer.Option("--processes/--threads",
-                     help="Local workers as processes or threads (default: processes when "
-                          "PREFECT_API_URL names a Prefect server, else threads)."),
-    ] = None,
+                     help="Local workers as processes (for CPU-heavy models) or threads "
+                          "(default: starts at once, enough for light models)."),
+    ] = False,
     n_bootstrap: NBootstrapOpt = None,
     seed: SeedOpt = None,
     fresh: Annotated[
@@ -77,8 +76,9 @@ def backtest_grid_command(
 ) -> None:
     """Backtest every model (and parameter set) at every cell size and origin, in parallel
     on Dask; the numbers equal 'hotspot backtest' run one by one. Re-running after a crash
-    resumes: finished units are kept in OUT/units. Grids: --param MODEL.KEY=V1|V2."""
-    from hotspot.flows.backtest_grid import run_backtest_grid, use_processes
+    resumes: finished units are kept in OUT/units. Grids: --param MODEL.KEY=V1|V2.
+    Runs as a Prefect flow when PREFECT_API_URL names a Prefect server, else without
+    Prefect (no temporary server)."""
     from hotspot.models import parse_model_names, parse_param_grid
 
     settings = load_settings(config, store=store, out=out, seed=seed, n_bootstrap=n_bootstrap)
@@ -87,23 +87,26 @@ def backtest_grid_command(
     configured = {name: settings.model_params[name] for name in names
                   if name in settings.model_params}
     grid = parse_param_grid(param, configured)
-    if not dask_address and processes and not os.environ.get("PREFECT_API_URL"):
-        err_console.print(
-            "[bold yellow]warning:[/] process workers without PREFECT_API_URL start one "
-            "temporary Prefect server each (slow); run 'prefect server start' and set "
-            "PREFECT_API_URL, or use --threads", highlight=False)
+    # A flow run only where a Prefect server is running: without one, Prefect would start
+    # a temporary server (~10 s) for a run nobody can look at afterwards.
+    as_flow = bool(os.environ.get("PREFECT_API_URL"))
     where = dask_address or (f"local cluster, {workers} "
-                             f"{'process' if use_processes(processes) else 'thread'} workers")
-    console.print(f"backtest grid on {where}", highlight=False)
-    paths = run_backtest_grid(
-        settings=settings, dask_address=dask_address, n_workers=workers, processes=processes,
-        store=str(settings.store), models=names, first_target=from_, last_target=to,
-        out=str(settings.out), cell_sizes=sizes, param_grid=grid, freq=settings.freq,
-        resume=not fresh, units_per_task=units_per_task,
+                             f"{'process' if processes else 'thread'} workers")
+    console.print(f"backtest grid on {where}" + (" (Prefect flow)" if as_flow else ""),
+                  highlight=False, markup=False)
+    if as_flow:
+        from hotspot.flows.backtest_grid import backtest_grid_flow as run_grid
+    else:
+        from hotspot.grid_backtest import run_backtest_grid as run_grid
+    paths = run_grid(
+        backtest=settings.backtest, dask_address=dask_address, n_workers=workers,
+        processes=processes, store=str(settings.store), models=names, first_target=from_,
+        last_target=to, out=str(settings.out), cell_sizes=sizes, param_grid=grid,
+        freq=settings.freq, resume=not fresh, units_per_task=units_per_task,
     )
     _print_summary(Path(paths["summary"]))
     for key, path in paths.items():
-        console.print(f"{key}: [bold]{path}[/]")
+        console.print(f"{key}: {path}")
 
 
 def _print_summary(path: Path, coverage: float = 0.05) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli.common import StoreOpt, console, err_console, handle_errors
+from hotspot.cli.common import StoreOpt, console, handle_errors, warn
 
 
 @handle_errors
@@ -62,6 +62,5 @@ def weather_command(
     finally:
         client_log.setLevel(level)
     for message in run.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False,
-                          soft_wrap=True)
+        warn(message)
     console.print(run.summary(), highlight=False, soft_wrap=True)

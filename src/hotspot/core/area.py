@@ -20,6 +20,7 @@ WGS84 = "EPSG:4326"
 # Great Britain's extent in WGS84 (lon_min, lat_min, lon_max, lat_max); inside it the
 # British National Grid is the metric CRS every GB data set already uses.
 _GREAT_BRITAIN = (-8.7, 49.8, 1.9, 60.9)
+_BOUNDARY_FILES = "a shapefile, .zip, .gpkg or .geojson"
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def _finish(parts: gpd.GeoDataFrame, crs: str | None, source: str) -> StudyArea:
     crs = _check_metric(crs)
     parts = parts.to_crs(crs)
     if parts.union_all().area <= 0:
-        raise GridError(f"study area from {source} has no area (points or lines only?)")
+        raise GridError(f"study area from {source} has no area (points or lines only?): "
+                        f"a study area needs a boundary file with polygons ({_BOUNDARY_FILES})")
     return StudyArea(parts=parts.reset_index(drop=True), crs=crs)
 
 
@@ -104,6 +106,10 @@ def load_area(
         parts = gpd.read_file(path)
     except Exception as exc:
         raise DataError(f"area file {path} cannot be read as a boundary file: {exc}") from None
+    # a CSV or a table-only layer reads as a plain DataFrame: there is no area in it
+    if not isinstance(parts, gpd.GeoDataFrame) or (len(parts) and parts.geometry.isna().all()):
+        raise DataError(f"area file {path} has no geometry: a study area needs a "
+                        f"boundary file with polygons ({_BOUNDARY_FILES})")
     if parts.crs is None:
         raise DataError(f"area file {path} has no CRS: add a .prj or use a GeoPackage")
     # Some shapefiles' .prj (the shared London wards among them) describe the British

@@ -20,6 +20,7 @@ import xarray as xr
 from hotspot.core.area import load_area
 from hotspot.core.atomic import write_text_atomic
 from hotspot.core.periods import period_label
+from hotspot.cube_guard import store_fingerprint
 from hotspot.evaluation.backtest import BacktestResult
 from hotspot.features.cube import cube_periods
 from hotspot.features.harm import (
@@ -40,7 +41,6 @@ from hotspot.pipeline import (
     publish_store_forecast,
     recent_backtest,
     save_store_cube,
-    store_fingerprint,
 )
 from hotspot.settings import Settings
 
@@ -155,7 +155,8 @@ def publish_run(
         record.save(tmp / "backtest")
         published = publish_store_forecast(
             settings.store, cube, model, tmp, record=record,
-            params=settings.model_params.get(model), top_share=settings.forecast.top_share)
+            params=settings.model_params.get(model), top_share=settings.forecast.top_share,
+            replace=False)  # tmp is the staged run folder, renamed whole below
         weights = load_harm_weights(harm_cfg.weights)
         cells = cell_harm(cube, published.forecast.values[0], weights, window=harm_cfg.window)
         write_text_atomic(tmp / HARM_CELLS, cells.to_csv(index=False))

@@ -7,14 +7,12 @@ from typing import Any
 
 import pandas as pd
 
+from hotspot.core.markdown import escape_text, markdown_table
 from hotspot.features.harm import HarmWeights
 
 
 def _md_table(frame: pd.DataFrame) -> list[str]:
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    return [header, rule, *("| " + " | ".join(str(v) for v in row) + " |"
-                            for row in frame.itertuples(index=False))]
+    return markdown_table(list(frame.columns), list(frame.itertuples(index=False)))
 
 
 def report_section(run_name: str, health: dict[str, Any], data: dict[str, Any],
@@ -29,7 +27,8 @@ def report_section(run_name: str, health: dict[str, Any], data: dict[str, Any],
                  f"{health['quarantined']:,}). Duration {health['duration_s']:.1f} s.")
     lines += ["", "### Warnings", ""]
     if health["warnings"]:
-        lines += [f"- **WARNING ({w['kind']})**: {w['message']}" for w in health["warnings"]]
+        lines += [f"- **WARNING ({escape_text(w['kind'])})**: {escape_text(w['message'])}"
+                  for w in health["warnings"]]
     else:
         lines.append("None: the model beats the best baseline and no month's volume is "
                      "anomalous.")
@@ -72,7 +71,7 @@ def report_section(run_name: str, health: dict[str, Any], data: dict[str, Any],
         lines += ["", f"### Harm by place, {head['first_month'].iloc[0]}.."
                   f"{head['last_month'].iloc[0]}", ""] + _md_table(frame)
     lines += ["", f"> {'APPROXIMATION: ' if weights.approximate else ''}harm weights from "
-              f"`{Path(weights.source).name}`. "
+              f"{escape_text(Path(weights.source).name)}. "
               + ("No official mapping from police.uk categories to the Cambridge Crime Harm "
                  "Index exists; these weights are rough and for ranking only."
                  if weights.approximate else "User-supplied weights table."), ""]

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from hotspot.core.atomic import write_text_atomic
+from hotspot.cube_guard import store_fingerprint
 from hotspot.features.harm import DEFAULT_WEIGHTS_FILE
-from hotspot.pipeline import store_fingerprint
 from hotspot.settings import Settings
 
 STATE_FILE = "nightly_state.json"

@@ -1,7 +1,10 @@
-"""Publish one forecast: cell layers, maps and a short report, each written atomically.
+"""Publish one forecast: cell layers, maps and a short report, as one folder.
 
 ``publish_forecast`` checks and renders everything in memory first, so a bad input (a
-forecast on another grid, say) raises before anything is written.
+forecast on another grid, say) raises before anything is written; the files then go into
+a staging folder that replaces ``out_dir`` whole (``core.atomic.replace_folder``), so a
+killed or out-of-disk run never leaves new maps beside an old report.
+``write_forecast`` writes the same files into a folder a caller is already staging.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import xarray as xr
 
-from hotspot.core.atomic import atomic_path, write_text_atomic
+from hotspot.core.atomic import atomic_path, replace_folder, write_text_atomic
 from hotspot.core.errors import DataError
 from hotspot.evaluation.backtest import BacktestResult
 from hotspot.features.cube import grid_of
@@ -20,7 +23,7 @@ from hotspot.publish.cells import EXTRA_COLUMNS, LEADING_COLUMNS, ForecastInfo, 
 from hotspot.publish.maps import WGS84, folium_html, map_title, static_png
 from hotspot.publish.report import render_report
 
-__all__ = ["FILE_NAMES", "ForecastInfo", "cell_table", "publish_forecast"]
+__all__ = ["FILE_NAMES", "ForecastInfo", "cell_table", "publish_forecast", "write_forecast"]
 
 #: Output file name by key of ``publish_forecast``'s result.
 FILE_NAMES: dict[str, str] = {
@@ -53,6 +56,32 @@ def publish_forecast(
     area_parts: gpd.GeoDataFrame | None = None,
     top_share: float = 0.05,
     attribution: str | None = None,
+    owned: tuple[str, ...] = (),
+    replace: bool = True,
+) -> dict[str, Path]:
+    """Publish a forecast's cells, maps and report as the folder ``out_dir`` (replaced
+    whole); return paths by key. ``owned`` names further entries a previous run of the
+    caller left there; ``replace=False`` writes into ``out_dir`` as it is, for a caller
+    staging a larger run folder (see :func:`write_forecast` for the rest)."""
+    out_dir = Path(out_dir)
+    options = {"backtest": backtest, "area_parts": area_parts, "top_share": top_share,
+               "attribution": attribution}
+    if not replace:
+        return write_forecast(forecast, cube, out_dir, **options)
+    with replace_folder(out_dir, owned=(*FILE_NAMES.values(), *owned)) as staging:
+        paths = write_forecast(forecast, cube, staging, **options)
+    return {key: out_dir / path.name for key, path in paths.items()}
+
+
+def write_forecast(
+    forecast: xr.DataArray,
+    cube: xr.Dataset,
+    out_dir: Path | str,
+    *,
+    backtest: BacktestResult | None = None,
+    area_parts: gpd.GeoDataFrame | None = None,
+    top_share: float = 0.05,
+    attribution: str | None = None,
 ) -> dict[str, Path]:
     """Write a forecast's cells, maps and report into ``out_dir``; return paths by key.
 
@@ -77,6 +106,12 @@ def publish_forecast(
     Paths by key: ``gpkg, geojson, html, png, report, cells_csv``.
     """
     table, info = cell_table(forecast, cube, top_share)
+    if not float(table["expected"].sum()) > 0:
+        # ranking all-zero expectations would publish cells "ranked" by cell id alone
+        raise DataError(
+            f"the {info.model} forecast for {info.target_label} expects 0 crimes in every "
+            "cell: there is nothing to rank, so nothing was published (does the cube count "
+            "any events? check its area and the latest periods)")
     table = table[LEADING_COLUMNS + EXTRA_COLUMNS]
     boundary = _boundary(cube, area_parts)
     cell_size = float(cube.attrs["cell_size_m"])

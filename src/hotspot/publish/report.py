@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hotspot.core.markdown import escape_cell, escape_text, markdown_table
 from hotspot.evaluation.backtest import BacktestResult
 from hotspot.evaluation.compare import is_baseline
 from hotspot.publish.cells import ForecastInfo, percent_label
@@ -59,14 +60,6 @@ def _with_ci(row: pd.Series | None) -> str:
     if row is None or not math.isfinite(float(row["mean"])):
         return "n/a"
     return f"{_num(row['mean'])} [{_num(row['ci_low'])}, {_num(row['ci_high'])}]"
-
-
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |"
-              for row in rows]
-    return lines
 
 
 def _overlap(a: pd.Series, b: pd.Series) -> bool | None:
@@ -145,10 +138,11 @@ def backtest_section(backtest: BacktestResult | None, model: str) -> list[str]:
             role = "baseline"
         else:
             role = "candidate"
-        label = f"**{name}**" if name == model else name
+        label = f"**{escape_cell(name)}**" if name == model else escape_cell(name)
         rows.append([label, role, *(_with_ci(_row(table, name, metric, coverage))
                                     for _, metric, coverage in BACKTEST_COLUMNS)])
-    lines += _markdown_table(["model", "role", *(h for h, _, _ in BACKTEST_COLUMNS)], rows)
+    lines += markdown_table(["model", "role", *(h for h, _, _ in BACKTEST_COLUMNS)], rows,
+                            raw=(0, 1))
     lines += ["", "Values are mean [95 % interval] over the backtest periods.", "",
               baseline_comparison(table, model), ""]
     return lines
@@ -165,12 +159,12 @@ def _provenance(cube: xr.Dataset) -> list[str]:
     lines = []
     for key in ("source", "built_at", "crs"):
         if cube.attrs.get(key):
-            lines.append(f"- {key}: {cube.attrs[key]}")
+            lines.append(f"- {key}: {escape_text(cube.attrs[key])}")
     for key, value in sorted(record.items()):
         text = value if isinstance(value, str) else json.dumps(value, default=str)
         if len(text) > 200:
             text = text[:197] + "..."
-        lines.append(f"- {key}: {text}")
+        lines.append(f"- {key}: {escape_text(text)}")
     return lines or ["- no provenance recorded"]
 
 
@@ -195,7 +189,7 @@ def render_report(
     lines = [
         f"# Crime hotspot forecast for {info.target_label}",
         "",
-        f"- model: **{info.model}**",
+        f"- model: **{escape_text(info.model)}**",
         f"- cutoff (last period used): {info.cutoff or 'not recorded'}",
         f"- target period: {info.target_label}",
         f"- cells: {n_cells} of {cell_size:g} m ({area_km2:.2f} km², {cube.attrs['crs']})",
@@ -216,7 +210,7 @@ def render_report(
         x, y = centres.loc[str(record.cell_id)]
         rows.append([record.rank, record.cell_id, f"{record.expected:.3f}",
                      f"{x:.0f}", f"{y:.0f}"])
-    lines += _markdown_table(["rank", "cell_id", "expected", "centre x", "centre y"], rows)
+    lines += markdown_table(["rank", "cell_id", "expected", "centre x", "centre y"], rows)
     lines += ["", "Ranks order cells by expected count per km² (ties by cell id), as the "
               "backtest metrics do.", ""]
     lines += backtest_section(backtest, info.model)
