@@ -20,4 +20,6 @@ def embedded_path(*parts: str) -> Path:
     if not resource.exists():
         raise DataError(f"packaged data {'/'.join(parts)} is missing from {resource.parent}: "
                         "reinstall hotspot")
-    return resource
+    # The real file, whichever way the package was found (a checkout reaches the data
+    # through the src/hotspot/data link), so paths printed and recorded compare equal.
+    return resource.resolve()
