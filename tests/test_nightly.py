@@ -20,6 +20,8 @@ from hotspot import nightly
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.evaluation.bootstrap import summarise
 from hotspot.ingest.drop_folder import due_items, scan_drop_folder
+from hotspot.nightly.health import volume_warnings
+from hotspot.nightly.records import previous_beating
 from tests.conftest import EMBEDDED_DATA, PROJECT_ROOT
 
 AREA = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
@@ -190,24 +192,30 @@ def test_volume_anomaly_band_and_robust_z():
     rng = np.random.default_rng(3)
     normal = rng.poisson(400, 24).tolist()
     totals = monthly_totals([*normal, 405, 120, 900])
-    checks = {c["month"]: c for c in nightly.volume_anomalies(
+    checks = {c.month: c for c in nightly.volume_anomalies(
         totals, ["2020-01", "2020-02", "2020-03"])}
-    assert not checks["2020-01"]["anomalous"]
-    assert checks["2020-01"]["p_low"] < 405 < checks["2020-01"]["p_high"]
-    assert checks["2020-02"]["anomalous"] and checks["2020-02"]["outside_band"]
-    assert checks["2020-03"]["anomalous"] and checks["2020-03"]["robust_z"] > 3
-    assert checks["2020-03"]["n_history"] == 24  # only the last 24 months are fitted
+    assert not checks["2020-01"].anomalous
+    assert checks["2020-01"].p_low < 405 < checks["2020-01"].p_high
+    assert checks["2020-02"].anomalous and checks["2020-02"].outside_band
+    assert checks["2020-03"].anomalous and checks["2020-03"].robust_z > 3
+    assert checks["2020-03"].n_history == 24  # only the last 24 months are fitted
     few = nightly.volume_anomalies(monthly_totals([400, 410, 2000]), ["2018-03"])
-    assert few[0]["checked"] is False and few[0]["anomalous"] is False
+    assert few[0].checked is False and few[0].anomalous is False
+    assert few[0].to_dict() == {"month": "2018-03", "total": 2000, "n_history": 2,
+                                "checked": False, "anomalous": False,
+                                "note": "fewer than 6 months of history"}
+    warning, = volume_warnings([checks["2020-02"]], 3.0)
+    assert list(warning.to_dict()) == ["kind", "month", "message"]
+    assert warning.month == "2020-02" and "outside the 1%-99% band" in warning.message
 
 
 def test_volume_band_uses_negative_binomial_when_overdispersed():
     wide = monthly_totals([100, 400, 150, 350, 120, 380, 130, 360, 300])
     check = nightly.volume_anomalies(wide, ["2018-09"])[0]
-    assert check["method"] == "negative binomial" and not check["anomalous"]
+    assert check.method == "negative binomial" and not check.anomalous
     flat = monthly_totals([100, 101, 99, 100, 102, 98, 100, 300])
     check = nightly.volume_anomalies(flat, ["2018-08"])[0]
-    assert check["method"] == "poisson" and check["anomalous"]
+    assert check.method == "poisson" and check.anomalous
 
 
 def fake_record(pai: dict[str, list[float]], deviance: dict[str, list[float]]):
@@ -231,19 +239,24 @@ def test_drift_warning_when_the_model_stops_beating_the_baselines():
                        {"kde": [1.0, 1.1, 1.0], "naive-mean": [1.2, 1.3, 1.2],
                         "naive-last": [2, 2, 2]})
     ok = nightly.drift_check(good, "kde", n_bootstrap=200)
-    assert ok["checked"] and ok["warnings"] == []
-    assert {c["reference"] for c in ok["comparisons"]} == {"naive-mean"}
+    assert ok.checked and ok.warnings == ()
+    assert {c.reference for c in ok.comparisons} == {"naive-mean"}
     bad = fake_record({"kde": [3.9, 4.0, 4.1], "naive-mean": [4, 4.1, 4.2],
                        "naive-last": [3, 3, 3]},
                       {"kde": [1.0, 1.1, 1.0], "naive-mean": [1.2, 1.3, 1.2],
                        "naive-last": [2, 2, 2]})
-    drift = nightly.drift_check(bad, "kde", n_bootstrap=200, previous={"drift": ok})
-    assert [w["metric"] for w in drift["warnings"]] == ["pai"]
-    assert "stopped beating the best baseline naive-mean on PAI@5%" in \
-        drift["warnings"][0]["message"]
-    assert "does not beat" in nightly.drift_check(bad, "kde", n_bootstrap=200)["warnings"][0][
-        "message"]
-    assert nightly.drift_check(bad, "naive-mean")["checked"] is False
+    # the previous run's health.json, read back as the nightly publish step reads it
+    previous = previous_beating({"drift": json.loads(json.dumps(ok.to_dict()))})
+    assert previous == {"pai": True, "poisson_deviance": True}
+    drift = nightly.drift_check(bad, "kde", n_bootstrap=200, previous=previous)
+    assert [w.metric for w in drift.warnings] == ["pai"]
+    assert "stopped beating the best baseline naive-mean on PAI@5%" in drift.warnings[0].message
+    assert list(drift.to_dict()["warnings"][0]) == ["kind", "metric", "message"]
+    assert "does not beat" in nightly.drift_check(bad, "kde", n_bootstrap=200).warnings[0].message
+    unchecked = nightly.drift_check(bad, "naive-mean")
+    assert unchecked.checked is False
+    assert unchecked.to_dict() == {"checked": False, "note": "naive-mean is itself a baseline",
+                                   "comparisons": [], "warnings": []}
 
 
 # ----------------------------------------------------------------------- lock

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,12 @@ from hotspot.evaluation.compare import best_baseline, is_baseline, paired_differ
 from hotspot.evaluation.harm_metrics import backtest_harm_hit_rates
 from hotspot.features.cube import cube_periods
 from hotspot.features.harm import HarmWeights, observed_harm
+from hotspot.nightly.records import (
+    DriftComparison,
+    DriftResult,
+    HealthWarning,
+    VolumeCheck,
+)
 
 
 def volume_anomalies(
@@ -36,7 +42,7 @@ def volume_anomalies(
     min_history: int = 6,
     band: tuple[float, float] = (0.01, 0.99),
     robust_z: float = 3.0,
-) -> list[dict]:
+) -> list[VolumeCheck]:
     """Check each of ``months`` against the ``history`` months before it in ``totals``
     (index ``YYYY-MM``, total count per month): outside the NB/Poisson percentile band, or
     a robust z-score beyond ``robust_z``, is anomalous."""
@@ -49,8 +55,8 @@ def volume_anomalies(
         value = float(totals[month])
         row: dict[str, Any] = {"month": month, "total": int(value), "n_history": len(before)}
         if len(before) < min_history:
-            checks.append({**row, "checked": False, "anomalous": False,
-                           "note": f"fewer than {min_history} months of history"})
+            checks.append(VolumeCheck(**row, checked=False, anomalous=False,
+                                      note=f"fewer than {min_history} months of history"))
             continue
         mean, var = before.mean(), before.var(ddof=1)
         if var > mean > 0:
@@ -63,22 +69,23 @@ def volume_anomalies(
         mad = 1.4826 * float(np.median(np.abs(before - median)))
         z = (value - median) / mad if mad > 0 else (0.0 if value == median else float("inf"))
         outside = value < low or value > high
-        checks.append({**row, "checked": True, "method": method, "mean": round(mean, 2),
-                       "p_low": low, "p_high": high, "band": list(band),
-                       "robust_z": round(z, 2) if np.isfinite(z) else None,
-                       "outside_band": outside, "anomalous": bool(outside or abs(z) > robust_z)})
+        checks.append(VolumeCheck(
+            **row, checked=True, method=method, mean=round(float(mean), 2), p_low=low,
+            p_high=high, band=(float(band[0]), float(band[1])),
+            robust_z=round(float(z), 2) if np.isfinite(z) else None,
+            outside_band=bool(outside), anomalous=bool(outside or abs(z) > robust_z)))
     return checks
 
 
 def drift_check(record: BacktestResult, model: str, *, coverage: float = 0.05,
                 n_bootstrap: int = 1000, seed: int = 0,
-                previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                previous: Mapping[str, bool] | None = None) -> DriftResult:
     """Does ``model`` beat the best baseline over the backtest's months, on PAI at
-    ``coverage`` and on Poisson deviance? Paired by month; ``previous`` is the last run's
-    result, to say when it *stopped* beating them."""
+    ``coverage`` and on Poisson deviance? Paired by month; ``previous`` (metric → beats, the
+    last run's :meth:`DriftResult.beating`) says when it *stopped* beating them."""
     if is_baseline(model):
-        return {"checked": False, "note": f"{model} is itself a baseline", "comparisons": [],
-                "warnings": []}
+        return DriftResult(checked=False, note=f"{model} is itself a baseline")
+    previous = previous or {}
     summary = record.summary_table
     others = summary[summary["model"] != model]
     comparisons, warnings = [], []
@@ -91,31 +98,20 @@ def drift_check(record: BacktestResult, model: str, *, coverage: float = 0.05,
         row = rows.iloc[0]
         beats = bool(row["mean_diff"] > 0) if metric == "pai" else bool(row["mean_diff"] < 0)
         label = f"PAI@{cov:.0%}" if cov else "Poisson deviance"
-        entry = {"metric": metric, "label": label, "coverage": cov, "reference": reference,
-                 "n_periods": int(row["n_periods"]), "mean_diff": float(row["mean_diff"]),
-                 "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
-                 "beats": beats, "significantly_better": bool(row["better"])}
+        entry = DriftComparison(
+            metric=metric, label=label, coverage=cov, reference=reference,
+            n_periods=int(row["n_periods"]), mean_diff=float(row["mean_diff"]),
+            ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]), beats=beats,
+            significantly_better=bool(row["better"]))
         comparisons.append(entry)
         if not beats:
-            was = _previously_beating(previous, metric)
-            when = ("stopped beating" if was else "does not beat")
-            warnings.append({
-                "kind": "drift", "metric": metric,
-                "message": f"{model} {when} the best baseline {reference} on {label} over the "
-                           f"last {entry['n_periods']} month(s): mean difference "
-                           f"{entry['mean_diff']:+.3f} [{entry['ci_low']:+.3f}, "
-                           f"{entry['ci_high']:+.3f}]",
-            })
-    return {"checked": True, "comparisons": comparisons, "warnings": warnings}
-
-
-def _previously_beating(previous: dict | None, metric: str) -> bool:
-    if not previous:
-        return False
-    for entry in previous.get("drift", {}).get("comparisons", []):
-        if entry.get("metric") == metric:
-            return bool(entry.get("beats"))
-    return False
+            when = "stopped beating" if previous.get(metric) else "does not beat"
+            warnings.append(HealthWarning(
+                kind="drift", metric=metric,
+                message=f"{model} {when} the best baseline {reference} on {label} over the "
+                        f"last {entry.n_periods} month(s): mean difference "
+                        f"{entry.mean_diff:+.3f} [{entry.ci_low:+.3f}, {entry.ci_high:+.3f}]"))
+    return DriftResult(checked=True, comparisons=tuple(comparisons), warnings=tuple(warnings))
 
 
 def harm_hit_rates(record: BacktestResult, cube: xr.Dataset, weights: HarmWeights
@@ -129,19 +125,19 @@ def harm_hit_rates(record: BacktestResult, cube: xr.Dataset, weights: HarmWeight
     return table.groupby(["model", "coverage"], sort=False)["value"].mean().reset_index()
 
 
-
-def volume_warnings(volume: Sequence[dict[str, Any]], robust_z: float) -> list[dict[str, Any]]:
-    """One warning record per anomalous month of ``volume_anomalies``."""
+def volume_warnings(volume: Sequence[VolumeCheck], robust_z: float) -> list[HealthWarning]:
+    """One warning per anomalous month of ``volume_anomalies``."""
     warnings = []
     for check in volume:
-        if not check["anomalous"]:
+        if not check.anomalous:
             continue
-        message = (f"{check['month']} has {check['total']} crimes: outside the "
-                   f"{check['band'][0]:.0%}-{check['band'][1]:.0%} band "
-                   f"[{check['p_low']:.0f}, {check['p_high']:.0f}] of a {check['method']} "
-                   f"fit to the previous {check['n_history']} months"
-                   if check["outside_band"] else
-                   f"{check['month']} has {check['total']} crimes: robust z-score "
-                   f"{check['robust_z']} beyond ±{robust_z:g}")
-        warnings.append({"kind": "volume_anomaly", "month": check["month"], "message": message})
+        band = check.band or (0.0, 1.0)
+        message = (f"{check.month} has {check.total} crimes: outside the "
+                   f"{band[0]:.0%}-{band[1]:.0%} band [{check.p_low:.0f}, {check.p_high:.0f}] "
+                   f"of a {check.method} fit to the previous {check.n_history} months"
+                   if check.outside_band else
+                   f"{check.month} has {check.total} crimes: robust z-score "
+                   f"{check.robust_z} beyond ±{robust_z:g}")
+        warnings.append(HealthWarning(kind="volume_anomaly", month=check.month,
+                                      message=message))
     return warnings

@@ -33,6 +33,7 @@ from hotspot.ingest.store import read_events
 from hotspot.nightly.detect import Logger, Plan
 from hotspot.nightly.health import drift_check, harm_hit_rates, volume_anomalies, volume_warnings
 from hotspot.nightly.ingest_step import IngestSummary, area_of
+from hotspot.nightly.records import BacktestRecord, Health, HealthWarning, previous_beating
 from hotspot.nightly.report import report_section
 from hotspot.nightly.runs import code_version, next_run_name, prune_runs, read_latest, update_latest
 from hotspot.nightly.state import params_fingerprint, read_state, utc_now, write_state
@@ -74,10 +75,12 @@ def _boundaries(settings: Settings) -> gpd.GeoDataFrame:
     return area_of(settings).parts
 
 
-def _previous_health(runs_dir: Path) -> dict[str, Any] | None:
+def _previous_beating(runs_dir: Path) -> dict[str, bool]:
+    """Metric → whether the model beat the best baseline in the latest published run."""
     name = read_latest(runs_dir)
     path = runs_dir / name / HEALTH_JSON if name else None
-    return json.loads(path.read_text()) if path is not None and path.exists() else None
+    return previous_beating(json.loads(path.read_text())
+                            if path is not None and path.exists() else None)
 
 
 def _backtest_summary(record: BacktestResult, coverage: float) -> list[dict[str, Any]]:
@@ -91,42 +94,35 @@ def _backtest_summary(record: BacktestResult, coverage: float) -> list[dict[str,
 
 def _health(settings: Settings, cube: xr.Dataset, record: BacktestResult, plan: Plan,
             ingest: IngestSummary, weights: Any, run_name: str, started: float,
-            runs_dir: Path) -> dict[str, Any]:
+            runs_dir: Path) -> Health:
     """The run's health record (``health.json``), its warnings logged by the caller."""
     health_cfg, model = settings.nightly.health, settings.forecast.model
     labels = [period_label(p) for p in cube_periods(cube)]
     drift = drift_check(record, model, coverage=health_cfg.drift_coverage,
                         n_bootstrap=settings.backtest.n_bootstrap,
-                        seed=settings.backtest.seed, previous=_previous_health(runs_dir))
+                        seed=settings.backtest.seed, previous=_previous_beating(runs_dir))
     totals = pd.Series(cube["counts"].values.sum(axis=1), index=labels)
     published = (read_state(settings.store).get("published") or {}).get("months") or []
     new_months = sorted((set(ingest.months) | (set(labels) - set(published))) & set(labels))
     volume = volume_anomalies(totals, new_months, history=health_cfg.anomaly_history,
                               min_history=health_cfg.anomaly_min_history,
                               band=health_cfg.anomaly_band, robust_z=health_cfg.robust_z)
-    warnings = ([{"kind": "source_unavailable", "message": p} for p in plan.problems]
-                + list(drift["warnings"]) + volume_warnings(volume, health_cfg.robust_z))
-    return {
-        "run": run_name,
-        "status": "warning" if warnings else "ok",
-        "warnings": warnings,
-        "duration_s": round(time.monotonic() - started, 2),
-        "rows_ingested": int(ingest.n_rows),
-        "events_ingested": int(ingest.n_events),
-        "quarantined": int(ingest.n_quarantined),
-        "quarantined_by_reason": ingest.by_reason,
-        "backtest": {
-            "model": model, "first_target": record.settings["first_target"],
-            "last_target": record.settings["last_target"],
-            "n_targets": record.settings["n_targets"],
-            "summary": _backtest_summary(record, health_cfg.drift_coverage),
-        },
-        "drift": drift,
-        "harm_hit_rate": json.loads(harm_hit_rates(record, cube, weights).to_json(
+    warnings = ([HealthWarning(kind="source_unavailable", message=p) for p in plan.problems]
+                + list(drift.warnings) + volume_warnings(volume, health_cfg.robust_z))
+    return Health(
+        run=run_name, warnings=tuple(warnings),
+        duration_s=round(time.monotonic() - started, 2),
+        rows_ingested=int(ingest.n_rows), events_ingested=int(ingest.n_events),
+        quarantined=int(ingest.n_quarantined), quarantined_by_reason=dict(ingest.by_reason),
+        backtest=BacktestRecord(
+            model=model, first_target=record.settings["first_target"],
+            last_target=record.settings["last_target"],
+            n_targets=int(record.settings["n_targets"]),
+            summary=_backtest_summary(record, health_cfg.drift_coverage)),
+        drift=drift,
+        harm_hit_rate=json.loads(harm_hit_rates(record, cube, weights).to_json(
             orient="records")),
-        "volume": volume,
-        "new_months": new_months,
-    }
+        volume=tuple(volume), new_months=tuple(new_months))
 
 
 def publish_run(
@@ -167,9 +163,9 @@ def publish_run(
         run_name = next_run_name(runs_dir, today or dt.date.today())
         health = _health(settings, cube, record, plan, ingest, weights, run_name, started,
                          runs_dir)
-        new_months = health.pop("new_months")
-        for warning in health["warnings"]:
-            logger.warning("nightly health: %s", warning["message"])
+        new_months = list(health.new_months)
+        for message in health.messages:
+            logger.warning("nightly health: %s", message)
         fingerprint = store_fingerprint(settings.store)
         data = {
             "first_month": labels[0], "last_month": labels[-1], "n_months": len(labels),
@@ -183,17 +179,18 @@ def publish_run(
         }
         write_text_atomic(tmp / "report.md", (tmp / "report.md").read_text() + report_section(
             run_name, health, data, cells, wards, weights, harm_cfg.top_n))
-        write_text_atomic(tmp / HEALTH_JSON, json.dumps(health, indent=1, default=str) + "\n")
+        write_text_atomic(tmp / HEALTH_JSON,
+                          json.dumps(health.to_dict(), indent=1, default=str) + "\n")
         run = {
-            "run": run_name, "status": health["status"], "started_at": started_at,
-            "finished_at": utc_now(), "duration_s": health["duration_s"],
+            "run": run_name, "status": health.status, "started_at": started_at,
+            "finished_at": utc_now(), "duration_s": health.duration_s,
             "parameters": settings.public(), "data": data, "ingest": ingest.to_dict(),
             "forecast": {"model": model, "target_period": data["target_period"],
                          "files": sorted([p.name for p in published.outputs.values()]
                                          + [HARM_CELLS, HARM_WARDS, HEALTH_JSON, RUN_JSON])},
             "harm_weights": {**weights.to_dict(), "note": APPROXIMATION_NOTE
                              if weights.approximate else ""},
-            "health": health,
+            "health": health.to_dict(),
             "code": code_version(),
             "prefect": {"flow_run_id": flow_run_id},
         }
@@ -209,9 +206,9 @@ def publish_run(
                           "run": run_name, "at": utc_now(), "months": labels}
     write_state(settings.store, state)
     logger.info("published run %s (forecast for %s, %s)%s", run_name, data["target_period"],
-                health["status"], f"; pruned {', '.join(pruned)}" if pruned else "")
+                health.status, f"; pruned {', '.join(pruned)}" if pruned else "")
     return {"status": "published", "run": run_name, "run_dir": str(runs_dir / run_name),
             "target_period": data["target_period"], "new_months": new_months,
-            "health": health["status"], "warnings": [w["message"] for w in health["warnings"]],
+            "health": health.status, "warnings": health.messages,
             "pruned": pruned, "message": f"published {run_name}: forecast for "
                                          f"{data['target_period']}"}

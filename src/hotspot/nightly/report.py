@@ -9,42 +9,43 @@ import pandas as pd
 
 from hotspot.core.markdown import escape_text, markdown_table
 from hotspot.features.harm import HarmWeights
+from hotspot.nightly.records import Health
 
 
 def _md_table(frame: pd.DataFrame) -> list[str]:
     return markdown_table(list(frame.columns), list(frame.itertuples(index=False)))
 
 
-def report_section(run_name: str, health: dict[str, Any], data: dict[str, Any],
+def report_section(run_name: str, health: Health, data: dict[str, Any],
                    cells: pd.DataFrame, wards: pd.DataFrame, weights: HarmWeights,
                    top_n: int) -> str:
     """The markdown appended to the forecast's report for one nightly run."""
     lines = ["", f"## Nightly run {run_name}", ""]
     lines.append(f"Data: months {data['first_month']}..{data['last_month']} "
                  f"({data['n_months']}); new this run: {', '.join(data['new_months']) or '-'}. "
-                 f"Rows ingested {health['rows_ingested']:,} "
-                 f"(events {health['events_ingested']:,}, quarantined "
-                 f"{health['quarantined']:,}). Duration {health['duration_s']:.1f} s.")
+                 f"Rows ingested {health.rows_ingested:,} "
+                 f"(events {health.events_ingested:,}, quarantined "
+                 f"{health.quarantined:,}). Duration {health.duration_s:.1f} s.")
     lines += ["", "### Warnings", ""]
-    if health["warnings"]:
-        lines += [f"- **WARNING ({escape_text(w['kind'])})**: {escape_text(w['message'])}"
-                  for w in health["warnings"]]
+    if health.warnings:
+        lines += [f"- **WARNING ({escape_text(w.kind)})**: {escape_text(w.message)}"
+                  for w in health.warnings]
     else:
         lines.append("None: the model beats the best baseline and no month's volume is "
                      "anomalous.")
-    drift = health["drift"]
-    if drift.get("checked"):
+    drift = health.drift
+    if drift.checked:
         lines += ["", "### Model against the best baseline (paired by month)", ""]
         frame = pd.DataFrame([{
-            "metric": c["label"], "best baseline": c["reference"],
-            "mean difference [95 % CI]": f"{c['mean_diff']:+.3f} [{c['ci_low']:+.3f}, "
-                                         f"{c['ci_high']:+.3f}]",
-            "beats it": "yes" if c["beats"] else "no"} for c in drift["comparisons"]])
+            "metric": c.label, "best baseline": c.reference,
+            "mean difference [95 % CI]": f"{c.mean_diff:+.3f} [{c.ci_low:+.3f}, "
+                                         f"{c.ci_high:+.3f}]",
+            "beats it": "yes" if c.beats else "no"} for c in drift.comparisons])
         lines += _md_table(frame)
-    elif drift.get("note"):
-        lines += ["", f"Drift check: not applicable ({drift['note']})."]
-    if health["harm_hit_rate"]:
-        table = pd.DataFrame(health["harm_hit_rate"])
+    elif drift.note:
+        lines += ["", f"Drift check: not applicable ({drift.note})."]
+    if health.harm_hit_rate:
+        table = pd.DataFrame(health.harm_hit_rate)
         wide = table.pivot_table(index="model", columns="coverage", values="value",
                                  sort=False)
         wide.columns = [f"{c:.0%}" for c in wide.columns]
