@@ -12,8 +12,9 @@ written (:func:`refuse_later_copies`): keeping it would make the result depend o
 order, and demoting it would need that file's raw row, which the store does not keep.
 Ingesting both months in one run gives the order-independent result.
 
-The partition helpers here (:func:`replace_partition`, :func:`merge_invalid`,
-:func:`finish`) are shared with the streamed path, :mod:`hotspot.ingest._commit_spilled`.
+The run's settings (:class:`CommitContext`) and the partition helpers here
+(:func:`replace_partition`, :func:`merge_invalid`, :func:`finish`) are shared with the
+streamed path, :mod:`hotspot.ingest._commit_spilled`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -132,39 +134,73 @@ def merge_invalid(store: Path, source: str, new: pd.DataFrame, labels: set[str])
     return pd.concat([old, new], ignore_index=True) if len(old) else new
 
 
+@dataclass(frozen=True)
+class CommitContext:
+    """What a commit needs besides the rows: the run's inputs, their report entries, the
+    store and how to describe it. One object for :func:`commit` and
+    :func:`~hotspot.ingest._commit_spilled.commit_spilled`, so both paths replace the same
+    partitions and write the same report from the same settings."""
+
+    inputs: Sequence[CsvInput]
+    files: Sequence[InputFile]
+    store: Path
+    crs: str
+    resolution: event_store.TimeResolution
+    area: StudyArea | None
+    started_at: str
+    progress: ProgressCallback | None = None
+    #: parse warnings the reader found, kept in the report
+    warnings: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "store", Path(self.store))
+
+    @property
+    def report_progress(self) -> ProgressCallback:
+        return self.progress or no_progress
+
+    @property
+    def labels(self) -> set[str]:
+        return {inp.label for inp in self.inputs}
+
+    @property
+    def has_store(self) -> bool:
+        """Whether the store has a committed generation (else there is nothing to compare)."""
+        return (event_store.committed_root(self.store) / event_store.META_FILE).exists()
+
+    def replaced(self, months: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The dated (month, source) partitions to replace, sorted: those ``months`` (the
+        rows') name plus each input's own month, which is replaced even when it holds no
+        valid row (so a corrected file empties what it no longer holds)."""
+        keys = set(months) | {(inp.month, inp.source) for inp in self.inputs if inp.month}
+        return sorted(key for key in keys if key[0] != INVALID_MONTH)
+
+    def steps(self, replaced: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The partitions to write: ``replaced``, then each source's ``invalid`` one."""
+        return replaced + [(INVALID_MONTH, source)
+                           for source in sorted({i.source for i in self.inputs})]
+
+
 def commit(
-    rows: pd.DataFrame,
-    *,
-    inputs: Sequence[CsvInput],
-    files: Sequence[InputFile],
-    tables: Callable[[CsvInput], pa.Table],
-    store: Path,
-    crs: str,
-    resolution: event_store.TimeResolution,
-    area: StudyArea | None,
-    started_at: str,
-    progress: ProgressCallback | None,
-    warnings: Sequence[str] = (),
+    rows: pd.DataFrame, ctx: CommitContext, *, tables: Callable[[CsvInput], pa.Table]
 ) -> IngestReport:
     """Flag duplicates, replace every (month, source) partition the input touches, save the
-    area and the report (with the parse ``warnings`` the reader found).
+    area and the report.
 
     ``rows`` is the concatenation of every input's :meth:`Rows.frame`. ``tables(inp)``
     re-reads an input; it is called only for files with duplicate rows, to keep their raw
     fields without holding every input's text in memory meanwhile.
     """
-    progress = progress or no_progress
-    store = Path(store)
-    months = set(rows[["month", "source"]].drop_duplicates().itertuples(index=False, name=None))
-    months |= {(inp.month, inp.source) for inp in inputs if inp.month}
-    replaced = sorted(key for key in months if key[0] != INVALID_MONTH)
-    has_store = (event_store.committed_root(store) / event_store.META_FILE).exists()
-    existing = _existing_ids(store, set(replaced)) if has_store else pa.array([], type=pa.string())
+    progress, store = ctx.report_progress, ctx.store
+    replaced = ctx.replaced(
+        rows[["month", "source"]].drop_duplicates().itertuples(index=False, name=None))
+    no_ids = pa.array([], type=pa.string())
+    existing = _existing_ids(store, set(replaced)) if ctx.has_store else no_ids
 
     duplicates = flag_duplicates(
         rows, existing, lambda hits: refuse_later_copies(store, set(replaced), hits))
     if duplicates.any():
-        by_label = {inp.label: inp for inp in inputs}
+        by_label = {inp.label: inp for inp in ctx.inputs}
         for label in pd.unique(rows.loc[duplicates, "file"]):
             in_file = duplicates & (rows["file"] == label).to_numpy()
             positions = rows.loc[in_file, "row"].to_numpy() - 1
@@ -177,13 +213,13 @@ def commit(
     quarantine = rows.loc[~is_event].sort_values(["file", "row"], kind="stable")
     event_groups = dict(tuple(events.groupby(["month", "source"], sort=False)))
     quarantine_groups = dict(tuple(quarantine.groupby(["month", "source"], sort=False)))
-    labels = {inp.label for inp in inputs}
-    steps = replaced + [(INVALID_MONTH, source) for source in sorted({i.source for i in inputs})]
+    labels = ctx.labels
+    steps = ctx.steps(replaced)
 
     counts = rows.assign(reason=rows["reason"].fillna(EVENT)).groupby(["month", "reason"]).size()
     records = [RowCount(month, reason, int(n)) for (month, reason), n in counts.items()]
     with event_store.staged_generation(store) as stage:
-        event_store.init_store(stage, crs, resolution)
+        event_store.init_store(stage, ctx.crs, ctx.resolution)
         for done, (month, source) in enumerate(steps):
             progress("write store", done, len(steps))
             if month != INVALID_MONTH:
@@ -196,24 +232,21 @@ def commit(
                 bad = merge_invalid(stage, source, new, labels)
             replace_partition(stage, event_store.QUARANTINE_DIR, month, source, bad)
         progress("write store", len(steps), len(steps))
-        return finish(store, stage, area, records, files, started_at, warnings)
+        return finish(ctx, stage, records)
 
 
-def finish(
-    store: Path, stage: Path, area: StudyArea | None, counts: Iterable[RowCount],
-    files: Iterable[InputFile], started_at: str, warnings: Sequence[str] = (),
-) -> IngestReport:
+def finish(ctx: CommitContext, stage: Path, counts: Iterable[RowCount]) -> IngestReport:
     """Keep the study area, then build the run's report and save it, all into ``stage``
-    (the staging folder of ``store``'s next generation)."""
-    if area is not None:
-        save_area(stage, area)
+    (the staging folder of the store's next generation)."""
+    if ctx.area is not None:
+        save_area(stage, ctx.area)
     report = IngestReport(
-        store=store,
+        store=ctx.store,
         counts=tuple(counts),
-        files=tuple(files),
-        started_at=started_at,
+        files=tuple(ctx.files),
+        started_at=ctx.started_at,
         finished_at=utc_now(),
-        warnings=tuple(warnings),
+        warnings=tuple(ctx.warnings),
     )
     # IngestReport.save would write through STORE/reports, i.e. into the committed
     # generation; the report belongs to the staged one (same names and content).

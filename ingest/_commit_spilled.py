@@ -20,15 +20,19 @@ import pandas as pd
 import pyarrow as pa
 
 import hotspot.ingest.store as event_store
-from hotspot.core.area import StudyArea
-from hotspot.core.progress import ProgressCallback, no_progress
-from hotspot.ingest._commit import finish, merge_invalid, refuse_later_copies, replace_partition
+from hotspot.core.progress import ProgressCallback
+from hotspot.ingest._commit import (
+    CommitContext,
+    finish,
+    merge_invalid,
+    refuse_later_copies,
+    replace_partition,
+)
 from hotspot.ingest._digests import DigestSet, existing_digests, id_digests
 from hotspot.ingest._partition_files import write_spilled_partition
-from hotspot.ingest._read import CsvInput
 from hotspot.ingest._rows import REASON_CODE, REASON_TEXT
 from hotspot.ingest._spill import Piece, Spill
-from hotspot.ingest.report import EVENT, IngestReport, InputFile, RowCount
+from hotspot.ingest.report import EVENT, IngestReport, RowCount
 from hotspot.ingest.schema import DUPLICATE_CRIME_ID, INVALID_MONTH, QUARANTINE_SCHEMA
 
 
@@ -188,18 +192,7 @@ def _partition_blocks(
 
 
 def commit_spilled(
-    spill: Spill,
-    *,
-    inputs: Sequence[CsvInput],
-    files: Sequence[InputFile],
-    raw_of: Callable[[str, np.ndarray], pa.Array],
-    store: Path,
-    crs: str,
-    resolution: event_store.TimeResolution,
-    area: StudyArea | None,
-    started_at: str,
-    progress: ProgressCallback | None,
-    warnings: Sequence[str] = (),
+    spill: Spill, ctx: CommitContext, *, raw_of: Callable[[str, np.ndarray], pa.Array]
 ) -> IngestReport:
     """:func:`commit` for rows parked in ``spill``: flag duplicates month by month, replace
     every (month, source) partition the input touches, save the area and the report.
@@ -207,32 +200,27 @@ def commit_spilled(
     ``raw_of(label, positions)`` re-reads the raw fields of rows (0-based positions) of an
     input; it is called only for rows found to be duplicates.
     """
-    progress = progress or no_progress
-    store = Path(store)
-    months = {(p.month, p.source) for p in spill.pieces if p.n_rows}
-    months |= {(inp.month, inp.source) for inp in inputs if inp.month}
-    replaced = sorted(key for key in months if key[0] != INVALID_MONTH)
-    has_store = (event_store.committed_root(store) / event_store.META_FILE).exists()
-    stored = existing_digests(store, set(replaced)) if has_store else DigestSet()
+    store = ctx.store
+    replaced = ctx.replaced((p.month, p.source) for p in spill.pieces if p.n_rows)
+    stored = existing_digests(store, set(replaced)) if ctx.has_store else DigestSet()
     by_month: dict[str, list[Piece]] = {}
     # (source, file) order within a month: which copy of a repeated id wins does not
     # depend on where the files lie
     for piece in sorted(spill.pieces, key=lambda p: (p.source, p.order, p.path.name)):
         if piece.n_rows:
             by_month.setdefault(piece.month, []).append(piece)
-    labels = {inp.label for inp in inputs}
-    steps = replaced + [(INVALID_MONTH, source) for source in sorted({i.source for i in inputs})]
+    steps = ctx.steps(replaced)
     counts: Counter = Counter()
 
     with event_store.staged_generation(store) as stage:
-        event_store.init_store(stage, crs, resolution)
+        event_store.init_store(stage, ctx.crs, ctx.resolution)
         def check_stored(hits: pd.DataFrame) -> None:
             refuse_later_copies(store, set(replaced), hits)
 
-        _write_partitions(stage, steps, by_month, stored, check_stored, raw_of, labels, counts,
-                          progress)
+        _write_partitions(stage, steps, by_month, stored, check_stored, raw_of, ctx.labels,
+                          counts, ctx.report_progress)
         records = [RowCount(m, r, n) for (m, r), n in sorted(counts.items()) if n]
-        return finish(store, stage, area, records, files, started_at, warnings)
+        return finish(ctx, stage, records)
 
 
 def _write_partitions(

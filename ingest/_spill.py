@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from hotspot.core.locking import flock_held
 from hotspot.ingest._read import CsvInput
 from hotspot.ingest.schema import EVENTS_SCHEMA
 
@@ -53,21 +54,14 @@ _GRACE_S = 60.0
 def _owned_by_live_run(folder: Path) -> bool:
     """Whether a live process holds ``folder``'s owner lock (probe: take and drop it)."""
     try:
-        fd = os.open(folder / OWNER_FILE, os.O_RDWR)
+        return flock_held(folder / OWNER_FILE)
     except FileNotFoundError:
         try:
             return time.time() - folder.stat().st_mtime < _GRACE_S
         except FileNotFoundError:
             return True  # already gone
     except OSError:
-        return True  # not ours to judge (another user's folder)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+        return True  # not ours to judge (another user's folder, or it cannot be locked)
 
 
 def remove_stale_spills(tmp: Path | None = None) -> list[Path]:

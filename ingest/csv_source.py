@@ -24,7 +24,7 @@ from hotspot.core.errors import ConfigError, DataError
 from hotspot.core.locking import store_lock
 from hotspot.core.progress import ProgressCallback, no_progress
 from hotspot.ingest._checks import CommonChecks, month_labels
-from hotspot.ingest._commit import commit
+from hotspot.ingest._commit import CommitContext, commit
 from hotspot.ingest._coordinates import set_lonlat, set_xy
 from hotspot.ingest._dates import numeric_date_order
 from hotspot.ingest._guards import (
@@ -169,11 +169,9 @@ def ingest_csv(
     partition_counts(frame, partitions, owners, inp.label)
     with store_lock(store):
         refuse_emptied_partitions(store, partitions, {key: [tally] for key in owners})
-        report = commit(
-            frame,
+        report = commit(frame, CommitContext(
             inputs=[inp],
             files=[InputFile(inp.label, sha256, table.num_rows)],
-            tables=lambda _inp: table,
             store=store,
             crs=store_crs,
             resolution="timestamp",
@@ -181,7 +179,7 @@ def ingest_csv(
             started_at=started_at,
             progress=progress,
             warnings=tally_warnings([tally], BAD_TIME, f"--time-col {time_col!r}"),
-        )
+        ), tables=lambda _inp: table)
         return report
 
 

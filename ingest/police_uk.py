@@ -43,6 +43,7 @@ from hotspot.core.errors import DataError
 from hotspot.core.locking import ensure_unlocked, store_lock
 from hotspot.core.progress import ProgressCallback, no_progress
 from hotspot.ingest._checks import CommonChecks
+from hotspot.ingest._commit import CommitContext
 from hotspot.ingest._commit_spilled import commit_spilled
 from hotspot.ingest._coordinates import flag_outside_country, set_lonlat
 from hotspot.ingest._dates import normalize_months
@@ -170,11 +171,9 @@ def ingest_police_uk(
                 store, partitions,
                 {key: [tallies[label] for label in labels] for key, labels in owners.items()},
             )
-            report = commit_spilled(
-                spill,
+            report = commit_spilled(spill, CommitContext(
                 inputs=inputs,
                 files=files + skipped + copies,
-                raw_of=lambda label, rows: reread_raw(by_label[label], headers[label], rows),
                 store=store,
                 crs=crs,
                 resolution="month",
@@ -182,7 +181,7 @@ def ingest_police_uk(
                 started_at=started_at,
                 progress=progress,
                 warnings=tally_warnings(tallies.values(), BAD_MONTH, "Month"),
-            )
+            ), raw_of=lambda label, rows: reread_raw(by_label[label], headers[label], rows))
             return report
 
 

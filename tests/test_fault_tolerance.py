@@ -5,7 +5,6 @@ run; two runs on one store are serialised by ``STORE/.lock`` with a clear messag
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import re
@@ -31,6 +30,7 @@ from hotspot.evaluation import parallel
 from hotspot.features.cube import save_cube
 from hotspot.ingest.police_uk import ingest_police_uk
 from hotspot.ingest.store import ensure_committed, read_events, read_quarantine
+from tests._faults import fill_disk_at
 from tests.hostile.harness import SAMPLE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -225,16 +225,7 @@ def test_a_full_disk_midway_changes_nothing_and_a_rerun_completes(
     store = tmp_path / "store"
     shutil.copytree(sample_stores["earlier"], store, symlinks=True)
     snapshot = {str(p): p.read_bytes() for p in store.rglob("*") if p.is_file()}
-    real, calls = pq.write_table, []
-
-    def full(table, where, *args, **kwargs):
-        calls.append(where)
-        if len(calls) == 11:
-            Path(where).write_bytes(b"PAR1")
-            raise OSError(errno.ENOSPC, "No space left on device", str(where))
-        return real(table, where, *args, **kwargs)
-
-    monkeypatch.setattr(pq, "write_table", full)
+    fill_disk_at(monkeypatch)
     with pytest.raises(DataError, match=r"cannot write store .*No space left on device.*"
                                         r"nothing was changed"):
         ingest_police_uk([sample_stores["new"]], store)

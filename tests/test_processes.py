@@ -15,7 +15,6 @@ import contextlib
 import ipaddress
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from hotspot.core.resources import embedded_path
+from tests._nightly_setup import WARDS, nightly_config
 
 pytestmark = pytest.mark.prefect
 
@@ -165,34 +165,15 @@ def _finish(name: str, process: subprocess.Popen, started: float, root: Path) ->
 
 
 def _nightly_config(root: Path) -> Path:
-    wards = embedded_path("boundaries", "city-of-london-wards.gpkg")
-    for month in ("2020-01", "2020-02", "2020-03", "2020-04", "2020-05", "2020-06"):
-        shutil.copytree(embedded_path("police-uk", month), root / "drop" / month)
-    config = root / "nightly.toml"
-    config.write_text(f"""
-[hotspot]
-store = "store"
-area = "{wards}"
-[hotspot.forecast]
-model = "naive-mean"
-[hotspot.nightly.sources]
-drop_folder = "drop"
-drop_settle_s = 0
-[hotspot.nightly.sources.api]
-enabled = false
-[hotspot.nightly.outputs]
-runs_dir = "runs"
-[hotspot.nightly.harm]
-boundaries = "{wards}"
-months = 3
-[hotspot.nightly.health]
-anomaly_history = 4
-[hotspot.backtest]
-periods = 2
-n_bootstrap = 100
-baselines = ["naive-last"]
-""")
-    return config
+    return nightly_config(root, [f"2020-{m:02d}" for m in range(1, 7)], {
+        "forecast": {"model": "naive-mean"},
+        "nightly": {
+            "sources": {"api": {"enabled": False}},
+            "harm": {"boundaries": str(WARDS), "months": 3},
+            "health": {"anomaly_history": 4},
+        },
+        "backtest": {"periods": 2, "n_bootstrap": 100, "baselines": ["naive-last"]},
+    })
 
 
 def _grid_store(store: Path) -> None:
@@ -200,8 +181,7 @@ def _grid_store(store: Path) -> None:
     from hotspot.ingest.police_uk import ingest_police_uk
 
     months = sorted(embedded_path("police-uk").glob("2020-*"))
-    ingest_police_uk(months, store, area=load_area(embedded_path(
-        "boundaries", "city-of-london-wards.gpkg")))
+    ingest_police_uk(months, store, area=load_area(WARDS))
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ an id the store holds in a later month."""
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hotspot.ingest.store import ensure_committed, generation, read_events
+from tests._faults import fill_disk_at
 from tests.hostile.harness import SAMPLE, WARDS, Case, Result, check, copy_store
 
 JAN = SAMPLE / "2019-01"
@@ -124,16 +124,7 @@ NO_SPACE = {"enospc-midway-changes-nothing", "enospc-in-new-store-leaves-no-stor
 def test_ingest_commit_case(name, base_store, tmp_path, monkeypatch):
     case = {c.name: c for c in _cases(base_store)}[name]
     if name in NO_SPACE:
-        real, calls = pq.write_table, []
-
-        def full(table, where, *args, **kwargs):
-            calls.append(where)
-            if len(calls) == 11:
-                Path(where).write_bytes(b"PAR1")
-                raise OSError(errno.ENOSPC, "No space left on device", str(where))
-            return real(table, where, *args, **kwargs)
-
-        monkeypatch.setattr(pq, "write_table", full)
+        fill_disk_at(monkeypatch)
     check(case, tmp_path)
 
 

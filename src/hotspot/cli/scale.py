@@ -1,6 +1,8 @@
 """``hotspot backtest-grid``: models x parameter sets x cell sizes x origins on Dask.
 
 Registered by ``hotspot.cli`` as ``app.command("backtest-grid")(backtest_grid_command)``.
+The shared options and the console are used through the ``common`` module rather than
+imported one by one, so this file does not repeat the command module's import list.
 """
 
 from __future__ import annotations
@@ -11,18 +13,7 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli.common import (
-    ConfigOpt,
-    FromOpt,
-    ModelsOpt,
-    NBootstrapOpt,
-    ParamOpt,
-    SeedOpt,
-    StoreOpt,
-    ToOpt,
-    console,
-    handle_errors,
-)
+from hotspot.cli import common
 from hotspot.core.errors import ConfigError
 from hotspot.settings import load_settings
 
@@ -37,17 +28,17 @@ def _floats(text: str, option: str) -> list[float]:
     return values
 
 
-@handle_errors
+@common.handle_errors
 def backtest_grid_command(
-    store: StoreOpt,
-    models: ModelsOpt,
-    from_: FromOpt,
-    to: ToOpt,
+    store: common.StoreOpt,
+    models: common.ModelsOpt,
+    from_: common.FromOpt,
+    to: common.ToOpt,
     out: Annotated[Path, typer.Option("--out", help="Folder for cubes, units and metrics.")],
     cells: Annotated[
         str, typer.Option("--cells", help="Cell sizes in metres, comma-separated: one cube each.")
     ] = "150",
-    param: ParamOpt = None,
+    param: common.ParamOpt = None,
     dask_address: Annotated[
         str | None,
         typer.Option("--dask-address",
@@ -63,8 +54,8 @@ def backtest_grid_command(
                      help="Local workers as processes (for CPU-heavy models) or threads "
                           "(default: starts at once, enough for light models)."),
     ] = False,
-    n_bootstrap: NBootstrapOpt = None,
-    seed: SeedOpt = None,
+    n_bootstrap: common.NBootstrapOpt = None,
+    seed: common.SeedOpt = None,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Ignore finished units of an earlier run in --out.")
     ] = False,
@@ -72,7 +63,7 @@ def backtest_grid_command(
         int, typer.Option("--units-per-task", min=1,
                           help="Work units per Dask task (more: less scheduling overhead).")
     ] = 4,
-    config: ConfigOpt = None,
+    config: common.ConfigOpt = None,
 ) -> None:
     """Backtest every model (and parameter set) at every cell size and origin, in parallel
     on Dask; the numbers equal 'hotspot backtest' run one by one. Re-running after a crash
@@ -92,8 +83,8 @@ def backtest_grid_command(
     as_flow = bool(os.environ.get("PREFECT_API_URL"))
     where = dask_address or (f"local cluster, {workers} "
                              f"{'process' if processes else 'thread'} workers")
-    console.print(f"backtest grid on {where}" + (" (Prefect flow)" if as_flow else ""),
-                  highlight=False, markup=False)
+    common.console.print(f"backtest grid on {where}" + (" (Prefect flow)" if as_flow else ""),
+                         highlight=False, markup=False)
     if as_flow:
         from hotspot.flows.backtest_grid import backtest_grid_flow as run_grid
     else:
@@ -106,7 +97,7 @@ def backtest_grid_command(
     )
     _print_summary(Path(paths["summary"]))
     for key, path in paths.items():
-        console.print(f"{key}: {path}")
+        common.console.print(f"{key}: {path}")
 
 
 def _print_summary(path: Path, coverage: float = 0.05) -> None:
@@ -122,4 +113,4 @@ def _print_summary(path: Path, coverage: float = 0.05) -> None:
     for row in rows.itertuples(index=False):
         table.add_row(str(row.cube), str(row.model), row.param_set or "-",
                       f"{row.mean:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}]")
-    console.print(table)
+    common.console.print(table)

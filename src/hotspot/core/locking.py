@@ -108,15 +108,15 @@ def store_lock(store: Path | str) -> Iterator[Path]:
                     os.close(fd)
 
 
-def is_locked(store: Path | str) -> bool:
-    """Whether some run holds the store's lock now (a probe; takes and drops it)."""
-    path = lock_path(store)
-    if not path.exists():
-        return False
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return False
+def flock_held(path: Path) -> bool:
+    """Whether another open file holds an ``flock`` on ``path`` now.
+
+    A probe: takes the lock and drops it at once (closing our descriptor releases it), so
+    it never blocks and leaves nothing held. Raises ``FileNotFoundError`` when ``path`` is
+    missing and other ``OSError`` when it cannot be opened or locked: what that means
+    (free, gone, not ours) is the caller's to say.
+    """
+    fd = os.open(path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -124,6 +124,17 @@ def is_locked(store: Path | str) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def is_locked(store: Path | str) -> bool:
+    """Whether some run holds the store's lock now (a probe; takes and drops it)."""
+    path = lock_path(store)
+    if not path.exists():
+        return False
+    try:
+        return flock_held(path)
+    except FileNotFoundError:
+        return False
 
 
 def ensure_unlocked(store: Path | str) -> None:
