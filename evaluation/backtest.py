@@ -6,6 +6,10 @@ same function the distributed grid runs call, so serial and Dask results are ide
 For every held-out target period ``t`` the origin (the fit's cutoff) is ``t - 1``: the
 model is fitted on periods up to and including the origin and predicts ``t``. The cut is
 made once, in ``BaseForecaster.fit``; here nothing after the origin is passed in either.
+
+One backtest scores one target: the cube's (``cube.attrs["target"]``, ``all`` when absent),
+recorded in every table's ``target`` column and in ``settings``. Several targets are
+several backtests joined with :meth:`BacktestResult.concat`.
 """
 
 from __future__ import annotations
@@ -23,12 +27,16 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from hotspot.core.atomic import replace_folder, write_text_atomic
+from hotspot.core.coverages import DEFAULT_BOXES
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.core.periods import period_label, period_range, to_period
 from hotspot.core.progress import ProgressCallback, no_progress
 from hotspot.evaluation.bootstrap import summarise
-from hotspot.evaluation.metrics import DEFAULT_COVERAGES
+from hotspot.evaluation.metrics import DEFAULT_COVERAGES, check_boxes
 from hotspot.evaluation.parallel import (
+    UNIT_METRIC_COLUMNS,
+    UNIT_PREDICTION_COLUMNS,
+    cube_target,
     make_unit,
     run_serial,
     save_tables,
@@ -39,8 +47,10 @@ from hotspot.features.cube import check_cube, cube_periods
 from hotspot.models.base import Covariates
 from hotspot.models.registry import make_model
 
-METRIC_COLUMNS = ["model", "origin", "target_period", "metric", "coverage", "value"]
-PREDICTION_COLUMNS = ["model", "origin", "target_period", "cell_id", "expected", "observed"]
+#: ``metrics.csv``: one row per model, target, held-out period, metric and coverage.
+METRIC_COLUMNS = list(UNIT_METRIC_COLUMNS)
+#: ``predictions.parquet``: one row per model, target, held-out period and cell.
+PREDICTION_COLUMNS = list(UNIT_PREDICTION_COLUMNS)
 #: What a saved backtest folder holds (``covariate_ablation.csv``: an ablation's extra).
 BACKTEST_FILES = ("metrics.csv", "summary.csv", "predictions.parquet", "fit_times.csv",
                   "fitted_params.json", "covariate_ablation.csv")
@@ -61,20 +71,54 @@ class BacktestResult:
         return self.metrics
 
     def summary(self, coverage: float = 0.05) -> str:
-        """Plain-text table: mean [95 % CI] per model of PAI, PEI, hit rate at one coverage
-        and deviance."""
+        """Plain-text table: mean [95 % CI] per model (and target) of the top-N box hit
+        rate, hit rate, PAI and PEI at one coverage, log score and deviance."""
         table = self.summary_table
+        boxes = self.settings.get("boxes", DEFAULT_BOXES)
         lines = [f"backtest {self.settings.get('first_target')}..{self.settings.get('last_target')}"
-                 f" ({self.settings.get('n_targets')} periods), coverage {coverage:.0%}"]
-        for model in table["model"].unique():
-            parts = []
-            for metric in ("hit_rate", "pai", "pei", "poisson_deviance"):
-                row = _summary_row(table, model, metric, coverage)
-                if row is not None:
-                    parts.append(f"{metric} {row['mean']:.3f} [{row['ci_low']:.3f}, "
-                                 f"{row['ci_high']:.3f}]")
-            lines.append(f"  {model}: " + "; ".join(parts))
+                 f" ({self.settings.get('n_targets')} periods), coverage {coverage:.0%}, "
+                 f"top {boxes} boxes"]
+        targets = list(dict.fromkeys(table["target"])) if "target" in table else [None]
+        names = {"box_hit_rate": f"top-{boxes} hit_rate"}
+        for target in targets:
+            rows = table if target is None else table[table["target"] == target]
+            for model in rows["model"].unique():
+                parts = []
+                for metric in ("box_hit_rate", "hit_rate", "pai", "pei", "log_score",
+                               "poisson_deviance"):
+                    row = _summary_row(rows, model, metric, coverage)
+                    if row is not None:
+                        parts.append(f"{names.get(metric, metric)} {row['mean']:.3f} "
+                                     f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]")
+                label = model if len(targets) < 2 else f"{model} [{target}]"
+                lines.append(f"  {label}: " + "; ".join(parts))
         return "\n".join(lines)
+
+    @classmethod
+    def concat(cls, results: Sequence[BacktestResult]) -> BacktestResult:
+        """One result holding several (one per target): tables stacked in order; settings
+        are the first result's, with ``targets`` listing every target, ``target`` kept only
+        when there is one, and ``models`` the union."""
+        results = list(results)
+        if not results:
+            raise ConfigError("nothing to join: give at least one backtest result")
+        targets = list(dict.fromkeys(
+            t for r in results for t in (r.settings.get("targets")
+                                         or [r.settings.get("target", "all")])))
+        models = list(dict.fromkeys(m for r in results for m in r.settings.get("models", [])))
+        settings = {**results[0].settings, "models": models, "targets": targets}
+        if len(targets) == 1:
+            settings["target"] = targets[0]
+        else:
+            settings.pop("target", None)
+
+        def stacked(name: str) -> pd.DataFrame:
+            return pd.concat([getattr(r, name) for r in results], ignore_index=True)
+
+        return cls(metrics=stacked("metrics"), predictions=stacked("predictions"),
+                   summary_table=stacked("summary_table"), fit_seconds=stacked("fit_seconds"),
+                   fitted_params=[p for r in results for p in r.fitted_params],
+                   settings=settings)
 
     def save(self, out_dir: Path | str, extra: Mapping[str, str] | None = None
              ) -> dict[str, Path]:
@@ -101,7 +145,7 @@ class BacktestResult:
 
 def _summary_row(table: pd.DataFrame, model: str, metric: str, coverage: float) -> Any:
     mask = (table["model"] == model) & (table["metric"] == metric)
-    if metric != "poisson_deviance":
+    if metric in ("hit_rate", "pai", "pei"):  # the others have no set coverage
         mask &= np.isclose(table["coverage"].astype(float), coverage)
     rows = table[mask]
     return None if rows.empty else rows.iloc[0]
@@ -114,6 +158,7 @@ def backtest(
     last_target: pd.Period | str,
     *,
     coverages: Sequence[float] = DEFAULT_COVERAGES,
+    boxes: int = DEFAULT_BOXES,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
     events: pd.DataFrame | None = None,
     covariates: Covariates | None = None,
@@ -130,6 +175,8 @@ def backtest(
         of history before the first.
     models
         Registered model names.
+    boxes
+        How many top-ranked cells the box hit rate and box PAI count.
     model_params
         Keyword parameters per model name, e.g. ``{"naive-mean": {"k": 6}}``.
     events
@@ -153,6 +200,7 @@ def backtest(
             f" choose --from after {period_label(periods[0])} and --to up to "
             f"{period_label(periods[-1])}"
         )
+    boxes = check_boxes(boxes)
     model_params = model_params or {}
     for name in models:  # fail on a bad name or parameter before any work
         make_model(name, **model_params.get(name, {}))
@@ -161,14 +209,16 @@ def backtest(
     units = [make_unit(name, target - 1, target, model_params.get(name, {}))
              for target in targets for name in models]
     results = run_serial(
-        lambda unit: score_unit(cube, unit, coverages, events, covariates=covariates), units,
-        progress or no_progress)
+        lambda unit: score_unit(cube, unit, coverages, events, covariates=covariates,
+                                boxes=boxes),
+        units, progress or no_progress)
+    target = cube_target(cube)
     metric_frames = [r.metrics for r in results]
     prediction_frames = [r.predictions for r in results]
-    timings = [{"model": r.unit.model, "origin": r.unit.origin, "seconds": r.seconds}
-               for r in results]
-    fitted = [{"model": r.unit.model, "origin": r.unit.origin, "params": r.params,
-               "fitted": r.fitted} for r in results]
+    timings = [{"model": r.unit.model, "target": target, "origin": r.unit.origin,
+                "seconds": r.seconds} for r in results]
+    fitted = [{"model": r.unit.model, "target": target, "origin": r.unit.origin,
+               "params": r.params, "fitted": r.fitted} for r in results]
 
     metrics = pd.concat(metric_frames, ignore_index=True)[METRIC_COLUMNS]
     return BacktestResult(
@@ -179,6 +229,7 @@ def backtest(
         fitted_params=fitted,
         settings={"models": list(models), "first_target": period_label(first),
                   "last_target": period_label(last), "n_targets": len(targets),
-                  "coverages": list(coverages), "n_bootstrap": n_bootstrap, "seed": seed,
+                  "coverages": list(coverages), "boxes": boxes, "target": target,
+                  "targets": [target], "n_bootstrap": n_bootstrap, "seed": seed,
                   "freq": freq},
     )

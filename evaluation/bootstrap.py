@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hotspot.evaluation.metrics import box_rows
+
 
 def bootstrap_mean_ci(
     values: np.ndarray, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
@@ -30,16 +32,30 @@ def bootstrap_mean_ci(
 def summarise(
     metrics: pd.DataFrame, n_resamples: int = 2000, seed: int = 0, level: float = 0.95
 ) -> pd.DataFrame:
-    """Per model, metric and coverage: ``n_periods, mean, ci_low, ci_high``.
+    """Per model, target, metric and coverage: ``n_periods, mean, ci_low, ci_high``.
 
     Each group uses the same seed, so summaries are reproducible and groups with the same
-    periods resample the same periods (a paired design).
+    periods resample the same periods (a paired design). Rows at the boxes' coverage (box
+    hit rate, box PAI and the oracle beside them, :func:`evaluation.metrics.box_rows`)
+    have a coverage that varies per period: they form one group per model, target and
+    metric, whose ``coverage`` is the mean area share of the boxes. A table without a
+    ``target`` column is one target, ``all``.
     """
+    keys = ["model", "target", "metric", "coverage"]
+    columns = [*keys, "n_periods", "mean", "ci_low", "ci_high"]
+    if metrics.empty:
+        return pd.DataFrame(columns=columns)
+    table = metrics if "target" in metrics.columns else metrics.assign(target="all")
+    is_box = box_rows(table)
+    # the box group's key: a coverage no setting can have, so it never joins a set one
+    table = table.assign(_key=np.where(is_box, -1.0, table["coverage"].astype(float)))
     rows = []
-    keys = ["model", "metric", "coverage"]
-    for (model, metric, coverage), group in metrics.groupby(keys, dropna=False, sort=False):
+    for (model, target, metric, key), group in table.groupby(
+            ["model", "target", "metric", "_key"], dropna=False, sort=False):
         mean, low, high = bootstrap_mean_ci(group["value"].to_numpy(), n_resamples, level, seed)
-        rows.append({"model": model, "metric": metric, "coverage": coverage,
+        # a set coverage is written as given (a mean of equal floats can move its last bit)
+        coverage = float(group["coverage"].astype(float).mean()) if key == -1.0 else key
+        rows.append({"model": model, "target": target, "metric": metric, "coverage": coverage,
                      "n_periods": int(group["value"].notna().sum()),
                      "mean": mean, "ci_low": low, "ci_high": high})
-    return pd.DataFrame(rows, columns=[*keys, "n_periods", "mean", "ci_low", "ci_high"])
+    return pd.DataFrame(rows, columns=columns)

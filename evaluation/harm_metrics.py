@@ -37,19 +37,25 @@ def backtest_harm_hit_rates(
     cell_ids: np.ndarray,
     coverages: Sequence[float],
 ) -> pd.DataFrame:
-    """Harm hit rate of every (model, target period) of a backtest's predictions table.
+    """Harm hit rate of every (model, target, target period) of a backtest's predictions
+    table: how much harm each ranking captures, whatever target it forecast.
 
     ``observed_harm`` maps a target period label to the harm per cell in ``cell_ids``
-    order. Returns long ``model, target_period, coverage, value``.
+    order. Returns long ``model, target, target_period, coverage, value`` (``target`` only
+    when the predictions carry one).
     """
     position = pd.Index(np.asarray(cell_ids).astype(str))
+    by = ["model", "target", "target_period"] if "target" in predictions else ["model",
+                                                                               "target_period"]
     rows = []
-    for (model, target), group in predictions.groupby(["model", "target_period"], sort=False):
-        if target not in observed_harm:
+    for key, group in predictions.groupby(by, sort=False):
+        period = key[-1]
+        if period not in observed_harm:
             continue
         expected = np.zeros(len(position))
         expected[position.get_indexer(group["cell_id"].astype(str))] = group["expected"]
-        values = harm_hit_rate(expected, observed_harm[target], area_m2, cell_ids, coverages)
-        rows += [{"model": model, "target_period": target, "coverage": float(c),
-                  "value": float(v)} for c, v in zip(coverages, values, strict=True)]
-    return pd.DataFrame(rows, columns=["model", "target_period", "coverage", "value"])
+        values = harm_hit_rate(expected, observed_harm[period], area_m2, cell_ids, coverages)
+        labels = dict(zip(by, key, strict=True))
+        rows += [{**labels, "coverage": float(c), "value": float(v)}
+                 for c, v in zip(coverages, values, strict=True)]
+    return pd.DataFrame(rows, columns=[*by, "coverage", "value"])

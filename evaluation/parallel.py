@@ -12,8 +12,12 @@ whatever order workers finish in.
 
 Grid runs (models x parameter sets x cell sizes x origins) can checkpoint each unit's
 metrics to ``OUT/units/<key>.parquet`` (atomically): a run killed part-way is resumed by
-running it again, and only the missing units are computed. The key is a hash of the unit
-and a fingerprint of the cube's counts, so a changed cube never reuses stale results.
+running it again, and only the missing units are computed. The key is a hash of the unit,
+the coverages, the number of boxes and a fingerprint of the cube (its counts, target and
+grid), so a changed cube or a different top-N never reuses stale results.
+
+Every table a unit writes carries the cube's target (``cube.attrs["target"]``, ``all``
+when absent) right after the model: one unit scores one target.
 """
 
 from __future__ import annotations
@@ -35,19 +39,21 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from hotspot.core.atomic import atomic_path, write_text_atomic
+from hotspot.core.coverages import DEFAULT_BOXES
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.core.periods import period_label, to_period
 from hotspot.evaluation.bootstrap import summarise
-from hotspot.evaluation.metrics import score_forecast
+from hotspot.evaluation.metrics import check_boxes, score_forecast
 from hotspot.features.cube import cube_periods
 from hotspot.features.cube_lazy import open_cube_lazy
 from hotspot.ingest.store import read_events
 from hotspot.models.base import Covariates
 from hotspot.models.registry import make_model
 
-UNIT_METRIC_COLUMNS = ["model", "origin", "target_period", "metric", "coverage", "value"]
-UNIT_PREDICTION_COLUMNS = ["model", "origin", "target_period", "cell_id", "expected",
-                           "observed"]
+UNIT_METRIC_COLUMNS = ["model", "target", "origin", "target_period", "metric", "coverage",
+                       "value"]
+UNIT_PREDICTION_COLUMNS = ["model", "target", "origin", "target_period", "cell_id",
+                           "expected", "observed"]
 GRID_METRIC_COLUMNS = ["cube", "model", "param_set", *UNIT_METRIC_COLUMNS[1:]]
 UNITS_DIR = "units"
 
@@ -65,10 +71,11 @@ class WorkUnit:
     cube: str = ""
     param_set: str = ""
 
-    def key(self, cube_fingerprint: str = "", coverages: Sequence[float] = ()) -> str:
-        """A stable file-name-safe id of this unit on a given cube and coverages."""
-        text = json.dumps([asdict(self), cube_fingerprint, [float(c) for c in coverages]],
-                          sort_keys=True, default=str)
+    def key(self, cube_fingerprint: str = "", coverages: Sequence[float] = (),
+            boxes: int = DEFAULT_BOXES) -> str:
+        """A stable file-name-safe id of this unit on a given cube, coverages and boxes."""
+        text = json.dumps([asdict(self), cube_fingerprint, [float(c) for c in coverages],
+                           int(boxes)], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -102,6 +109,11 @@ def _label(period: pd.Period | str) -> str:
     return period_label(period) if isinstance(period, pd.Period) else str(period)
 
 
+def cube_target(cube: xr.Dataset) -> str:
+    """The target a cube's ``counts`` hold (``all`` for a cube built before targets)."""
+    return str(cube.attrs.get("target", "all"))
+
+
 def score_unit(
     cube: xr.Dataset,
     unit: WorkUnit,
@@ -110,9 +122,11 @@ def score_unit(
     keep_predictions: bool = True,
     *,
     covariates: Covariates | None = None,
+    boxes: int = DEFAULT_BOXES,
 ) -> UnitResult:
     """Fit ``unit.model`` on ``cube`` up to ``unit.origin``, forecast ``unit.target`` and
-    score it against the cube's counts. Pure: the same inputs give the same numbers.
+    score it against the cube's counts (the cube's target), top-``boxes`` cells included.
+    Pure: the same inputs give the same numbers.
 
     ``covariates`` go to models tagged ``takes_covariates`` (the model base class cuts them
     at the origin for the fit and after the target for the forecast); others get none.
@@ -134,15 +148,21 @@ def score_unit(
     observed = np.asarray(cube["counts"].isel(time=periods.get_loc(target)).values)
     area_m2 = np.asarray(cube["area_m2"].values)
     cell_ids = np.asarray(cube["cell"].values)
-    scored = score_forecast(expected, observed, area_m2, cell_ids, coverages)
+    scored = score_forecast(expected, observed, area_m2, cell_ids, coverages, boxes=boxes)
+    target_name = cube_target(cube)
     scored.insert(0, "model", unit.model)
-    scored.insert(1, "origin", unit.origin)
-    scored.insert(2, "target_period", unit.target)
+    scored.insert(1, "target", target_name)
+    scored.insert(2, "origin", unit.origin)
+    scored.insert(3, "target_period", unit.target)
     predictions = None
     if keep_predictions:
+        # harm targets are weighted (float) counts: only whole counts become integers
+        kept = (observed.astype(np.int64) if np.issubdtype(observed.dtype, np.integer)
+                else observed.astype(np.float64))
         predictions = pd.DataFrame({
-            "model": unit.model, "origin": unit.origin, "target_period": unit.target,
-            "cell_id": cell_ids, "expected": expected, "observed": observed.astype(np.int64),
+            "model": unit.model, "target": target_name, "origin": unit.origin,
+            "target_period": unit.target, "cell_id": cell_ids, "expected": expected,
+            "observed": kept,
         })
     return UnitResult(unit=unit, metrics=scored[UNIT_METRIC_COLUMNS], predictions=predictions,
                       seconds=seconds, params=model.get_params(), fitted=model.fitted_params())
@@ -179,12 +199,15 @@ def grid_units(
 
 
 def cube_fingerprint(cube: xr.Dataset) -> str:
-    """SHA-256 (16 hex digits) of the cube's counts, cells, times and grid attributes."""
+    """SHA-256 (16 hex digits) of the cube's counts, cells, times, target and grid
+    attributes (two targets with equal counts must not share checkpoints: each unit's
+    table is labelled with its target)."""
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(cube["counts"].values).tobytes())
     digest.update("|".join(map(str, cube["cell"].values)).encode())
     digest.update(np.asarray(cube["time"].values).astype("datetime64[ns]").tobytes())
-    for key in ("crs", "cell_size_m", "freq", "area_wkt"):
+    for key in ("crs", "cell_size_m", "freq", "area_wkt", "target", "target_weights",
+                "grid_offset_m", "merged_squares"):
         digest.update(str(cube.attrs.get(key)).encode())
     return digest.hexdigest()[:16]
 
@@ -198,25 +221,28 @@ class UnitCheckpoints:
     def __init__(self, out_dir: Path | str) -> None:
         self.dir = Path(out_dir) / UNITS_DIR
 
-    def path(self, unit: WorkUnit, fingerprint: str, coverages: Sequence[float]) -> Path:
-        return self.dir / f"{unit.key(fingerprint, coverages)}.parquet"
+    def path(self, unit: WorkUnit, fingerprint: str, coverages: Sequence[float],
+             boxes: int = DEFAULT_BOXES) -> Path:
+        return self.dir / f"{unit.key(fingerprint, coverages, boxes)}.parquet"
 
-    def load(self, unit: WorkUnit, fingerprint: str,
-             coverages: Sequence[float]) -> UnitResult | None:
-        path = self.path(unit, fingerprint, coverages)
+    def load(self, unit: WorkUnit, fingerprint: str, coverages: Sequence[float],
+             boxes: int = DEFAULT_BOXES) -> UnitResult | None:
+        path = self.path(unit, fingerprint, coverages, boxes)
         if not path.exists():
             return None
         try:
             table = pq.read_table(path)
-        except Exception:  # a damaged checkpoint is recomputed, never trusted
+            metrics = table.to_pandas()[UNIT_METRIC_COLUMNS]
+        except Exception:  # a damaged (or older-format) checkpoint is recomputed, never trusted
             return None
         meta = json.loads(table.schema.metadata[b"hotspot_unit"])
-        return UnitResult(unit=unit, metrics=table.to_pandas()[UNIT_METRIC_COLUMNS],
-                          predictions=None, seconds=meta["seconds"], params=meta["params"],
+        return UnitResult(unit=unit, metrics=metrics, predictions=None,
+                          seconds=meta["seconds"], params=meta["params"],
                           fitted=meta["fitted"])
 
-    def save(self, result: UnitResult, fingerprint: str, coverages: Sequence[float]) -> Path:
-        path = self.path(result.unit, fingerprint, coverages)
+    def save(self, result: UnitResult, fingerprint: str, coverages: Sequence[float],
+             boxes: int = DEFAULT_BOXES) -> Path:
+        path = self.path(result.unit, fingerprint, coverages, boxes)
         meta = {"unit": asdict(result.unit), "seconds": result.seconds,
                 "params": result.params, "fitted": result.fitted}
         table = pa.Table.from_pandas(result.metrics, preserve_index=False)
@@ -268,19 +294,22 @@ def score_unit_at(
     checkpoint_dir: str | None = None,
     fingerprint: str = "",
     keep_predictions: bool = False,
+    boxes: int = DEFAULT_BOXES,
 ) -> UnitResult:
     """:func:`score_unit` on the cube saved at ``cube_path`` (what a worker runs), with an
     optional checkpoint: a unit already finished is read back, not recomputed."""
+    boxes = check_boxes(boxes)
     checkpoints = UnitCheckpoints(checkpoint_dir) if checkpoint_dir else None
     if checkpoints is not None:
-        done = checkpoints.load(unit, fingerprint, coverages)
+        done = checkpoints.load(unit, fingerprint, coverages, boxes)
         if done is not None:
             return done
     events = _events_at(events_store) if events_store else None
     with local_compute():
-        result = score_unit(cube_at(cube_path), unit, coverages, events, keep_predictions)
+        result = score_unit(cube_at(cube_path), unit, coverages, events, keep_predictions,
+                            boxes=boxes)
     if checkpoints is not None:
-        checkpoints.save(result, fingerprint, coverages)
+        checkpoints.save(result, fingerprint, coverages, boxes)
     return result
 
 

@@ -6,7 +6,10 @@ An ``xarray.Dataset`` with
 - ``category_counts (time, category, cell)``: the same split by crime category;
 - coordinates ``time`` (period starts), ``cell`` (stable cell ids), per-cell ``ix, iy, x, y,
   area_m2`` and ``category``;
-- attributes ``crs, cell_size_m, origin, freq, source, built_at, area_wkt, provenance``.
+- attributes ``crs, cell_size_m, origin, freq, source, built_at, area_wkt, provenance``
+  and the grid's ``grid_offset_m`` (``[ox, oy]``) and ``merged_squares`` (JSON list of
+  ``[ix, iy, host_cell_id]``, the boundary slivers merged into a neighbour); a cube
+  without them is read as offset 0, no merges.
 
 ``build_cube`` makes one, ``save_cube``/``open_cube`` store it as zarr, ``check_cube``
 runs wherever a cube comes in, ``grid_of`` restores its grid.
@@ -87,7 +90,6 @@ def build_cube(
     flat = (time_pos[counted] * n_k + category_pos[counted]) * n_c + cell_pos[counted]
     category_counts = np.bincount(flat, minlength=n_t * n_k * n_c).reshape(n_t, n_k, n_c)
 
-    cells = grid.cells
     record = {
         "n_events_in": int(len(events)),
         "n_events_counted": int(counted.sum()),
@@ -102,20 +104,31 @@ def build_cube(
         },
         coords=cube_coords(grid, periods, categories),
         attrs={
-            "crs": grid.crs,
-            "cell_size_m": float(grid.cell_size_m),
-            "origin": [
-                float(cells["ix"].min() * grid.cell_size_m),
-                float(cells["iy"].min() * grid.cell_size_m),
-            ],
+            **grid_attrs(grid),
             "freq": freq,
             "source": source,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "area_wkt": shapely.to_wkt(grid.area, rounding_precision=3),
             "provenance": json.dumps(record, sort_keys=True, default=str),
         },
     )
     return check_cube(cube)
+
+
+def grid_attrs(grid: Grid) -> dict:
+    """The cube attributes that describe its grid, so :func:`grid_of` can restore it:
+    ``crs, cell_size_m, origin`` (lower-left corner of the cells' squares),
+    ``area_wkt``, ``grid_offset_m`` and ``merged_squares``."""
+    cells = grid.cells
+    ox, oy = grid.offset_m
+    return {
+        "crs": grid.crs,
+        "cell_size_m": float(grid.cell_size_m),
+        "origin": [float(cells["ix"].min() * grid.cell_size_m + ox),
+                   float(cells["iy"].min() * grid.cell_size_m + oy)],
+        "area_wkt": shapely.to_wkt(grid.area, rounding_precision=3),
+        "grid_offset_m": [float(ox), float(oy)],
+        "merged_squares": json.dumps([[int(a), int(b), str(h)] for a, b, h in grid.merged]),
+    }
 
 
 def cube_coords(grid: Grid, periods: pd.PeriodIndex, categories: np.ndarray) -> dict:
@@ -156,17 +169,51 @@ def cube_periods(cube: xr.Dataset) -> pd.PeriodIndex:
 
 
 def same_grid(a: xr.Dataset, b: xr.Dataset) -> None:
-    """Raise ``GridError`` unless ``a`` and ``b`` share CRS, cell size and cells."""
+    """Raise ``GridError`` unless ``a`` and ``b`` share CRS, cell size, offset and cells
+    (grids shifted by half a cell reuse cell ids for other squares)."""
     if (
         not same_crs(a.attrs["crs"], b.attrs["crs"])
         or a.attrs["cell_size_m"] != b.attrs["cell_size_m"]
+        or grid_offset(a) != grid_offset(b)
         or not np.array_equal(a["cell"].values, b["cell"].values)
     ):
         raise GridError("cubes are on different grids: rebuild them with the same area and --cell")
 
 
+def grid_offset(cube: xr.Dataset) -> tuple[float, float]:
+    """The cube's grid offset ``(ox, oy)`` in metres; ``(0, 0)`` for cubes from before
+    offsets were recorded."""
+    ox, oy = cube.attrs.get("grid_offset_m", (0.0, 0.0))
+    return float(ox), float(oy)
+
+
+def merged_squares(cube: xr.Dataset) -> tuple[tuple[int, int, str], ...]:
+    """The squares merged into a neighbouring cell, ``(ix, iy, host_cell_id)``; none for
+    cubes from before slivers were merged."""
+    text = cube.attrs.get("merged_squares", "[]")
+    try:
+        rows = json.loads(text) if isinstance(text, str) else text
+        return tuple((int(a), int(b), str(h)) for a, b, h in rows)
+    except (TypeError, ValueError):
+        raise DataError(f"cube attribute merged_squares is not a JSON list of [ix, iy, "
+                        f"host_cell_id]: {str(text)[:80]!r}; rebuild the cube") from None
+
+
+def merged_positions(cube: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(ix, iy, host position in the cube)`` arrays of the merged squares whose host is
+    among the cube's cells (for models that work on the squares themselves); ``None``
+    when there are none."""
+    position = {cell_id: i for i, cell_id in enumerate(cube["cell"].values.tolist())}
+    rows = [(a, b, position[h]) for a, b, h in merged_squares(cube) if h in position]
+    if not rows:
+        return None
+    ix, iy, host = (np.array(column, dtype=np.int64) for column in zip(*rows, strict=True))
+    return ix, iy, host
+
+
 def grid_of(cube: xr.Dataset) -> Grid:
-    """The grid a cube was built on (cells in cube order, clipped geometry restored)."""
+    """The grid a cube was built on (cells in cube order, clipped geometry, offset and
+    merged slivers restored, so its ``assign`` is the build's)."""
     area = shapely.from_wkt(cube.attrs["area_wkt"])
     return grid_from_cells(
         cube.attrs["crs"],
@@ -174,6 +221,8 @@ def grid_of(cube: xr.Dataset) -> Grid:
         area,
         cube["ix"].values.astype(np.int64),
         cube["iy"].values.astype(np.int64),
+        offset_m=grid_offset(cube),
+        merged=merged_squares(cube),
     )
 
 
@@ -215,7 +264,8 @@ def cube_from_counts(
     """A cube holding ``counts (time, cell)`` on a full ``width``-column rectangular grid.
 
     For simulation studies and tests: cells are ordered row by row (``iy`` then ``ix``,
-    as ``build_grid`` orders them), every cell is a whole square, one crime category.
+    as ``build_grid`` orders them), every cell is a whole square (no offset, no merged
+    slivers), one crime category.
     """
     counts = np.asarray(counts)
     n_t, n_c = counts.shape
@@ -238,5 +288,6 @@ def cube_from_counts(
             "area_m2": ("cell", np.full(n_c, cell_size_m**2)),
         },
         attrs={"crs": crs, "cell_size_m": float(cell_size_m), "freq": freq,
-               "area_wkt": shapely.to_wkt(area), "source": "synthetic", "provenance": "{}"},
+               "area_wkt": shapely.to_wkt(area), "source": "synthetic", "provenance": "{}",
+               "grid_offset_m": [0.0, 0.0], "merged_squares": "[]"},
     ))

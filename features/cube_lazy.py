@@ -7,7 +7,7 @@
   month of events and one block of counts, never the whole event table or cube. The
   result equals :func:`features.cube.build_cube` on all events (same values, coordinates
   and attributes, ``built_at`` aside).
-- :func:`hotspot.pipeline.cube_from_store_chunked` is ``cube_from_store`` on top of it,
+- :func:`hotspot.store_cube.cube_from_store_chunked` is ``cube_from_store`` on top of it,
   for national-scale stores.
 """
 
@@ -24,14 +24,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import shapely
 import xarray as xr
 import zarr
 
 from hotspot.core.atomic import atomic_path
 from hotspot.core.errors import DataError
 from hotspot.core.periods import PANDAS_FREQ, check_freq, period_range, to_period
-from hotspot.features.cube import check_cube, cube_coords
+from hotspot.features.cube import check_cube, cube_coords, grid_attrs
 from hotspot.features.grid import Grid
 from hotspot.ingest.store import EVENTS_DIR, list_months
 
@@ -189,16 +188,11 @@ def build_cube_chunked(
         if progress is not None:
             progress("cube", len(months), len(months))
 
-        cells = grid.cells
         group.attrs.update({
-            "crs": grid.crs,
-            "cell_size_m": float(grid.cell_size_m),
-            "origin": [float(cells["ix"].min() * grid.cell_size_m),
-                       float(cells["iy"].min() * grid.cell_size_m)],
+            **grid_attrs(grid),
             "freq": freq,
             "source": source,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "area_wkt": shapely.to_wkt(grid.area, rounding_precision=3),
             "provenance": json.dumps({**record, **(provenance or {})}, sort_keys=True,
                                      default=str),
         })

@@ -102,21 +102,32 @@ def load_harm_weights(path: Path | str | None = None) -> HarmWeights:
     return _load_cached(str(path.resolve()), path.stat().st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=8)
-def _load_cached(path_text: str, mtime_ns: int) -> HarmWeights:
-    path = Path(path_text)
+def read_table_csv(path: Path, what: str, required: Sequence[str], columns: str
+                   ) -> tuple[pd.DataFrame, list[str]]:
+    """A small shipped or user table (harm weights, target groups): ``#`` comment lines
+    and blank lines skipped, every value text, column names stripped; ``DataError``
+    naming ``what`` and the ``columns`` expected when it cannot be read or lacks one of
+    ``required``. Returns the table and its comment lines."""
     lines = path.read_text(encoding="utf-8-sig").splitlines()
     comments = [ln for ln in lines if ln.lstrip().startswith("#")]
     body = "\n".join(ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
     try:
         table = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"harm weights file {path} is not a readable CSV: {exc}") from None
+        raise DataError(f"{what} file {path} is not a readable CSV: {exc}") from None
     table.columns = [c.strip() for c in table.columns]
-    for column in ("category", "weight_days"):
+    for column in required:
         if column not in table.columns:
-            raise DataError(f"harm weights file {path} lacks the column {column!r}: expected "
-                            "category,weight_days,note")
+            raise DataError(f"{what} file {path} lacks the column {column!r}: expected "
+                            f"{columns}")
+    return table, comments
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(path_text: str, mtime_ns: int) -> HarmWeights:
+    path = Path(path_text)
+    table, comments = read_table_csv(path, "harm weights", ("category", "weight_days"),
+                                     "category,weight_days,note")
     if "note" not in table.columns:
         table["note"] = ""
     table = table[list(WEIGHT_COLUMNS)].copy()
@@ -157,6 +168,18 @@ def observed_harm(cube: xr.Dataset, weights: HarmWeights | None) -> xr.DataArray
                         coords={"time": cube["time"], "cell": cube["cell"]}, name="harm")
 
 
+def harm_per_crime(harm: np.ndarray, crimes: np.ndarray, prior_crimes: float = 5.0
+                   ) -> np.ndarray:
+    """Each cell's harm per crime, ``harm / crimes`` shrunk towards the study area's ratio
+    with the weight of ``prior_crimes`` crimes: a cell with one past robbery is not scored
+    as all robbery, and a cell with no past crime gets the area's ratio (1 with none at all).
+    Shared by :func:`cell_harm` and the harm scaling of event models under a harm target."""
+    harm = np.asarray(harm, dtype=float)
+    crimes = np.asarray(crimes, dtype=float)
+    overall = harm.sum() / crimes.sum() if crimes.sum() > 0 else 1.0
+    return (harm + prior_crimes * overall) / (crimes + prior_crimes)
+
+
 def cell_harm(
     cube: xr.Dataset,
     expected: np.ndarray | xr.DataArray,
@@ -182,8 +205,7 @@ def cell_harm(
     recent = cube.isel(time=slice(-window, None))
     harm = _category_harm(recent, weights).sum(axis=0)
     crimes = recent["counts"].values.astype(float).sum(axis=0)
-    overall = harm.sum() / crimes.sum() if crimes.sum() > 0 else 1.0
-    per_crime = (harm + prior_crimes * overall) / (crimes + prior_crimes)
+    per_crime = harm_per_crime(harm, crimes, prior_crimes)
     expected_harm = values * per_crime
     area = cube["area_m2"].values
     ids = cube["cell"].values

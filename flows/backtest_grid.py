@@ -26,7 +26,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from hotspot import grid_backtest as grid
-from hotspot.settings import BacktestSettings, Settings, load_settings
+from hotspot.settings import Settings, load_settings
+from hotspot.settings_sections import BacktestSettings
 
 build_cube_task = task(grid.build_grid_cube, name="build-grid-cube", cache_policy=NO_CACHE)
 

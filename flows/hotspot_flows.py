@@ -14,11 +14,13 @@ from hotspot.flows.steps import task_step
 from hotspot.pipeline import (
     build_store_cube,
     ingest_paths,
+    open_store_cube,
     run_backtest,
     run_forecast,
     run_pipeline,
 )
 from hotspot.settings import load_settings
+from hotspot.targeting import cube_targets
 
 
 @flow(name="ingest")
@@ -32,25 +34,34 @@ def ingest_flow(paths: list[Path], store: Path, area: Path | None = None,
 
 @flow(name="build-cube")
 def cube_flow(store: Path, cell_size_m: float | None = None, freq: str | None = None,
-              config: Path | None = None) -> Path:
+              config: Path | None = None, target: str | None = None) -> Path:
     return build_store_cube(load_settings(config, store=store, cell_size_m=cell_size_m,
-                                          freq=freq))
+                                          freq=freq, target=target))
 
 
 @flow(name="backtest")
 def backtest_flow(store: Path, models: list[str], first_target: str, last_target: str,
-                  out: Path, config: Path | None = None) -> dict[str, Path]:
-    settings = load_settings(config, store=store, out=out)
+                  out: Path, config: Path | None = None, target: str | None = None,
+                  boxes: int | None = None, offsets: int | None = None) -> dict[str, Path]:
+    """One backtest per target of ``target`` (comma list; default the settings', else the
+    cube's own), joined in one metrics table."""
+    settings = load_settings(config, store=store, out=out, target=target,
+                             backtest={"boxes": boxes, "offsets": offsets})
+    cube = open_store_cube(settings.store)
     result = run_backtest(settings.store, models, first_target, last_target,
-                          settings=settings.backtest, model_params=settings.model_params)
+                          settings=settings, cube=cube, model_params=settings.model_params,
+                          targets=cube_targets(cube, settings))
     return result.save(settings.out)
 
 
 @flow(name="forecast")
-def forecast_flow(store: Path, model: str, out: Path, backtest_periods: int | None = None,
-                  config: Path | None = None) -> dict[str, Path]:
+def forecast_flow(store: Path, model: str | None, out: Path,
+                  backtest_periods: int | None = None, config: Path | None = None,
+                  target: str | None = None) -> dict[str, Path]:
+    """Publish next period's forecast; ``model`` None means the settings' (``auto``: the
+    best candidate on the recent backtest)."""
     settings = load_settings(config, store=store, out=out, model=model,
-                             backtest_periods=backtest_periods)
+                             backtest_periods=backtest_periods, target=target)
     return run_forecast(settings).outputs
 
 
@@ -65,9 +76,10 @@ def pipeline_flow(
     model: str | None = None,
     backtest_periods: int | None = None,
     config: Path | None = None,
+    target: str | None = None,
 ) -> dict[str, Path]:
     """Ingest → cube → forecast (with its recent backtest record in the report)."""
     settings = load_settings(config, store=store, out=out, area=area, area_filter=area_filter,
                              cell_size_m=cell_size_m, model=model,
-                             backtest_periods=backtest_periods)
+                             backtest_periods=backtest_periods, target=target)
     return run_pipeline(paths, settings, step=task_step()).outputs

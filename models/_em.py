@@ -151,6 +151,26 @@ class _EM:
             loglik = float(np.sum(np.log(lam))) - compensator
         return loglik, (rates, lam, mu_at)
 
+    def checked_estep(self, pairs: Pairs) -> tuple[float, tuple]:
+        """:meth:`estep` for a point an M-step will start from: every event must have a
+        positive, finite intensity, else its branching probabilities are 0/0 and NaN
+        spreads through every parameter. A background is positive at each of its own
+        events by construction, so this failing is a bug to report, not data to fit
+        around (SQUAREM's extrapolated points go through :meth:`estep` and are dropped
+        when their log-likelihood is not finite)."""
+        loglik, parts = self.estep(pairs)
+        if not np.isfinite(loglik):
+            lam = parts[1]
+            bad = np.flatnonzero(~(np.isfinite(lam) & (lam > 0)))
+            where = (f"the first at day {self.window.t[bad[0]]:g}, "
+                     f"({self.window.x[bad[0]]:.0f}, {self.window.y[bad[0]]:.0f})"
+                     if bad.size else "the compensator is not finite")
+            raise RuntimeError(
+                f"self-exciting EM: {bad.size} of {self.window.n} events have zero or "
+                f"non-finite intensity ({where}); the background must be positive at "
+                "every event: please report this with the data")
+        return loglik, parts
+
     def mstep(self, pairs: Pairs, parts: tuple) -> None:
         """M-step from one E-step's parts (consumed: the pair array is reused in place)."""
         rates, lam, mu_at = parts
@@ -195,7 +215,7 @@ class _EM:
         def record(loglik: float) -> None:
             trace.append(self.snapshot(loglik, len(trace)))
 
-        loglik0, parts0 = self.estep(pairs)
+        loglik0, parts0 = self.checked_estep(pairs)
         record(loglik0)
         evaluations = 1
         while evaluations < int(self.options.max_iter):
@@ -203,7 +223,7 @@ class _EM:
             self.mstep(pairs, parts0)
             parts0 = None  # consumed: free the per-pair arrays before the next E-step
             x1 = self.state()
-            loglik1, parts1 = self.estep(pairs)
+            loglik1, parts1 = self.checked_estep(pairs)
             evaluations += 1
             if loglik1 < loglik0:  # an inexact M-step (sepp's KDE) stopped helping
                 self.set_state(x0)
@@ -214,7 +234,7 @@ class _EM:
             self.mstep(pairs, parts1)
             parts1 = None
             x2 = self.state()
-            loglik2, parts2 = self.estep(pairs)
+            loglik2, parts2 = self.checked_estep(pairs)
             evaluations += 1
             if loglik2 < loglik1:
                 self.set_state(x1)

@@ -113,7 +113,7 @@ class PlaneKernel:
         three pixels during the fit)."""
         raster, h = self.raster, self.cell_size
         m = max(raster.m, min(12, int(np.ceil(3.0 * h / self.sigma))))
-        fine = raster if m == raster.m else Raster(self.ix, self.iy, h, m)
+        fine = raster if m == raster.m else raster.finer(m)
         trigger = self._kernel(fine.pixel)
         kernel = self._cell_kernel(trigger, fine.m)
         if window.n == 0:

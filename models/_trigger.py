@@ -141,7 +141,10 @@ def update_theta_omega(
 
     Without the end-of-window correction ``ω = P / S``; the correction only lowers ω, so
     the root is bracketed below ``P/S`` and found with Brent's method. θ is capped at
-    ``THETA_MAX``, ω at ``OMEGA_MAX``.
+    ``THETA_MAX``, ω at ``OMEGA_MAX``. Where the cap binds — including when there is no
+    root at all because ``Q`` keeps rising as ω → 0 (the weighted mean lag is longer than
+    ``Σ m_i s_i² / (2 Σ m_i s_i)``, as with month-resolution times over a few months) — ω
+    is re-solved with θ held at the cap (:func:`_capped_omega`).
     """
     if n_triggered <= 0 or remaining.size == 0 or lag_sum <= 0:
         return 0.0, min(omega, OMEGA_MAX)
@@ -156,8 +159,38 @@ def update_theta_omega(
     lo = hi / 2.0
     while score(lo) < 0 and lo > 1e-12 * hi:
         lo /= 2.0
-    omega = hi if score(hi) >= 0 else float(optimize.brentq(score, lo, hi, xtol=1e-14 * hi,
-                                                             rtol=1e-12))
+    if score(hi) >= 0:
+        omega = hi
+    elif score(lo) >= 0:
+        omega = float(optimize.brentq(score, lo, hi, xtol=1e-14 * hi, rtol=1e-12))
+    else:
+        # no interior root: Q rises all the way to ω → 0 with θ = P / D(ω) → ∞ (lags
+        # longer than the window can show, e.g. month-resolution times over a few months)
+        return THETA_MAX, _capped_omega(n_triggered, lag_sum, remaining, mass, hi)
     theta = n_triggered / max(dot(mass, -np.expm1(-omega * remaining)), 1e-300)
-    return min(theta, THETA_MAX), omega
+    if theta > THETA_MAX:
+        return THETA_MAX, _capped_omega(n_triggered, lag_sum, remaining, mass, hi)
+    return theta, omega
+
+
+def _capped_omega(n_triggered: float, lag_sum: float, remaining: np.ndarray,
+                  mass: np.ndarray, hi: float) -> float:
+    """ω maximising ``Q`` with θ held at its cap: the root of
+    ``P/ω − S − θ_max Σ_i m_i s_i e^{−ω s_i}``, which is +∞ as ω → 0 and negative at
+    ``P/S`` (``hi``), so a bracket always exists. Where the cap binds this is the exact
+    constrained M-step; capping the free θ after solving for ω would leave ω at a point
+    the constrained likelihood does not favour (or, with no free root, nowhere)."""
+    ms = mass * remaining
+
+    def score(w: float) -> float:
+        return n_triggered / w - lag_sum - THETA_MAX * dot(ms, np.exp(-w * remaining))
+
+    if score(hi) >= 0:
+        return hi
+    lo = hi / 2.0
+    while score(lo) < 0:  # P/ω outgrows the bounded sum long before ω underflows
+        if lo < 1e-300:
+            return lo
+        lo /= 2.0
+    return float(optimize.brentq(score, lo, hi, xtol=1e-14 * hi, rtol=1e-12))
 

@@ -8,8 +8,12 @@ parameters to check). The public ``fit``:
 3. checks the cube and cuts every input — cube, events and covariates — at the cutoff: this
    is the single leakage guard, so no model can see a period after ``until`` however it is
    written;
-4. calls ``_fit``;
-5. marks the model fitted last, so any exception leaves it unfitted.
+4. under a cube's target (``features.targets``) cuts the events of a model tagged
+   ``needs_events`` to the target's categories; for a harm target such a model still fits
+   the crimes (a count process) and ``predict`` turns its expected crimes into expected harm
+   with each cell's recent harm per crime. Count models just read the targeted ``counts``;
+5. calls ``_fit``;
+6. marks the model fitted last, so any exception leaves it unfitted.
 
 Capabilities are tags (``needs_events``, ``baseline``, ``takes_covariates``), read with
 :meth:`BaseForecaster.get_tag`, never inferred from names or signatures.
@@ -29,6 +33,7 @@ import xarray as xr
 from hotspot.core.errors import ConfigError, DataError, LeakageError, NotFittedError
 from hotspot.core.periods import period_label, period_range, period_starts, to_period
 from hotspot.features.cube import check_cube, cube_periods
+from hotspot.features.targets import target_events, target_harm_per_crime, target_of
 
 #: Covariate tables by group name (``{"weather": frame}``), each indexed by period start (a
 #: ``DatetimeIndex`` or ``PeriodIndex``) or with a ``time`` column of period starts.
@@ -121,7 +126,14 @@ class BaseForecaster:
         self.cutoff_ = cutoff
         self.freq_ = cube.attrs["freq"]
         self.cells_ = cube["cell"].values
+        target = target_of(cube)
         try:
+            if target is not None:
+                self.target_ = target.name
+                if self.get_tag("needs_events"):
+                    events = target_events(events, target)
+                    if target.weighted:
+                        self.harm_per_crime_ = target_harm_per_crime(history, target)
             self._fit(history, events, cut_covariates(covariates, end))
         except BaseException:
             self._reset()
@@ -143,19 +155,23 @@ class BaseForecaster:
         expected = np.asarray(
             self._predict(periods, cut_covariates(covariates, (targets[-1] + 1).start_time)),
             dtype=float)
+        if hasattr(self, "harm_per_crime_"):  # an event model under a harm target
+            expected = expected * self.harm_per_crime_
         if expected.shape != (periods, len(self.cells_)):
             raise RuntimeError(f"{self.name} predicted shape {expected.shape}")
         if not np.all(np.isfinite(expected)) or np.any(expected < 0):
             raise RuntimeError(f"{self.name} predicted negative or non-finite counts")
         if targets[0] <= self.cutoff_:
             raise LeakageError(f"{self.name} predicted a period at or before its cutoff")
+        attrs = {"model": self.name, "cutoff": period_label(self.cutoff_), "freq": self.freq_}
+        if hasattr(self, "target_"):
+            attrs["target"] = self.target_
         return xr.DataArray(
             expected,
             dims=("time", "cell"),
             coords={"time": period_starts(targets), "cell": self.cells_},
             name="expected",
-            attrs={"model": self.name, "cutoff": period_label(self.cutoff_),
-                   "freq": self.freq_},
+            attrs=attrs,
         )
 
     def fitted_params(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ MODELS: dict[str, str] = {
     "etas-grid": "hotspot.models.etas_grid:EtasGrid",
     "gbm": "hotspot.models.gbm:GBMForecaster",
     "glm": "hotspot.models.glm:GLMForecaster",
+    "hotspot-map": "hotspot.models.hotspot_map:HotspotMap",
     "kde": "hotspot.models.kde:KernelDensity",
     "naive-last": "hotspot.models.naive_last:NaiveLast",
     "naive-longrun": "hotspot.models.naive_longrun:NaiveLongrun",

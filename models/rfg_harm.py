@@ -22,6 +22,7 @@ import xarray as xr
 
 from hotspot.core.errors import ConfigError
 from hotspot.features.harm import load_harm_weights
+from hotspot.features.targets import target_of
 from hotspot.models.base import Covariates, LevelForecaster, optional
 
 
@@ -59,9 +60,13 @@ class RFGHarm(LevelForecaster):
         self.weighted_ = bool("category_counts" in history and history.sizes.get("category", 0))
         if self.weighted_:
             weights = load_harm_weights(optional(str, self.weights))
-            w = weights.vector(list(history["category"].values),
+            by_category = history["category_counts"]
+            target = target_of(history)
+            if target is not None:  # weigh the crimes the target counts, not every crime
+                by_category = by_category.sel(category=list(target.categories))
+            w = weights.vector(list(by_category["category"].values),
                                optional(float, self.missing_weight))
-            harm = np.einsum("tkc,k->tc", history["category_counts"].values.astype(float), w)
+            harm = np.einsum("tkc,k->tc", by_category.values.astype(float), w)
         else:
             harm = counts
         age = np.arange(counts.shape[0])[::-1].astype(float)

@@ -51,8 +51,14 @@ through the cell-to-cell kernel of a parent spread uniformly over its cell
 Limitations: the background does not change in time; its bandwidth is fixed (a
 bandwidth much wider than the background's real structure pushes clustering into θ, one
 much narrower lets the background absorb triggering); with month-resolution times ω is not
-identified (every event sits at its month's start); with points snapped to a small set of
-locations σ collapses to its floor; cells clipped by the study area are integrated as full
+identified (every event sits at its month's start, same-month events never pair, and over
+a short history the lags seen are longer than the window can show: θ then stops at its
+cap with ω → 0 from the capped M-step of :func:`models._trigger.update_theta_omega`, a
+trigger with next to no offspring); unclustered month-resolution events fit as background
+only (θ → 0, or the background carrying every event); with points snapped to a small set
+of locations σ collapses to its floor, and there the trigger explains repeats at the very
+same point months apart (police.uk City of London, ``crime``: θ at its cap with σ = 7.5 m,
+θ ≈ 0 with ``min_sigma_m=75``); cells clipped by the study area are integrated as full
 squares.
 """
 
@@ -64,6 +70,7 @@ import numpy as np
 import xarray as xr
 
 from hotspot.core.errors import ConfigError
+from hotspot.features.cube import grid_offset, merged_positions
 from hotspot.models._background import Background, KdeBackground
 from hotspot.models._events import EventWindow
 from hotspot.models._modulation import SeasonalModulation
@@ -176,8 +183,9 @@ class Sepp(SelfExcitingForecaster):
             m = int(np.ceil(3.0 * h / min(bandwidth, sigma)))
             box = (np.ptp(ix) + 1) * (np.ptp(iy) + 1)
             m = max(1, min(m, 12, int(np.sqrt(_MAX_PIXELS / box))))
-        raster = Raster(ix, iy, h, m)
-        pix = raster.flat_index(window.x, window.y)
+        raster = Raster(ix, iy, h, m, offset=grid_offset(history),
+                        absorbed=merged_positions(history))
+        pix = raster.event_index(window.x, window.y, window.cell)
         spatial = PlaneKernel(
             self.trigger, raster, pix, ix, iy, h, sigma, floor=floor,
             fit_sigma=bool(self.fit_sigma), radius=self.radius_m,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,9 @@ from tests.conftest import EMBEDDED_DATA
 
 runner = CliRunner()
 AREA = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
+#: What the demo's ``auto`` backtests on month-only data (the default candidates less the
+#: event models).
+DEMO_MODELS = ("naive-last", "naive-mean", "naive-longrun", "hotspot-map", "kde", "glm")
 
 
 def invoke(*args: str):
@@ -29,20 +33,29 @@ def demo_out(tmp_path_factory) -> Path:
 
 
 def test_demo_publishes_every_output(demo_out):
-    forecast = demo_out / "forecast"
-    for name in ("forecast.gpkg", "forecast.geojson", "map.html", "map.png", "report.md"):
-        assert (forecast / name).exists(), name
-    for name in ("metrics.csv", "summary.csv", "predictions.parquet"):
+    for target in ("crime", "harm"):
+        forecast = demo_out / "forecast" / target
+        for name in ("forecast.gpkg", "forecast.geojson", "map.html", "map.png", "report.md",
+                     "selection.json"):
+            assert (forecast / name).exists(), (target, name)
+        selection = json.loads((forecast / "selection.json").read_text())
+        assert selection["target"] == target and selection["winner"] in DEMO_MODELS
+        # sepp and etas-grid cannot fit month-only data: dropped, and the note says so
+        assert any("sepp, etas-grid dropped" in note for note in selection["notes"])
+        report = (forecast / "report.md").read_text()
+        assert "2021-01" in report and "Open Government Licence" in report
+        assert f"- model: **{selection['winner']}**" in report and "auto chose" in report
+        assert f"(`{target}`)" in report
+    for name in ("metrics.csv", "summary.csv", "predictions.parquet", "settings.json"):
         assert (demo_out / "backtest" / name).exists(), name
-    report = (forecast / "report.md").read_text()
-    assert "2021-01" in report and "naive-longrun" in report and "Open Government Licence" in report
 
 
 def test_demo_backtests_the_last_six_months_of_the_sample(demo_out):
     metrics = pd.read_csv(demo_out / "backtest" / "metrics.csv")
     assert list(metrics.columns) == METRIC_COLUMNS
     assert sorted(metrics["target_period"].unique()) == [f"2020-{m:02d}" for m in range(7, 13)]
-    assert set(metrics["model"]) == {"naive-last", "naive-mean", "naive-longrun"}
+    assert set(metrics["model"]) == set(DEMO_MODELS)
+    assert list(dict.fromkeys(metrics["target"])) == ["crime", "harm"]
 
 
 def test_cli_step_by_step_matches_the_contract(demo_out, tmp_path):
@@ -114,6 +127,21 @@ def test_bad_options_give_one_line_and_exit_2(demo_out, tmp_path, args, message)
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
     assert not out.exists()
+
+
+def test_demo_model_forces_one_model(tmp_path, monkeypatch):
+    """``demo --model NAME`` publishes that model for each target, with no selection; the
+    run is cut short by a one-period backtest of one target."""
+    monkeypatch.setenv("HOTSPOT_BACKTEST__PERIODS", "1")
+    monkeypatch.setenv("HOTSPOT_BACKTEST__N_BOOTSTRAP", "100")
+    result = invoke("demo", "--out", tmp_path, "--model", "naive-mean", "--target", "burglary")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "forecast" / "burglary"
+    assert "- model: **naive-mean**" in (folder / "report.md").read_text()
+    assert not (folder / "selection.json").exists()
+    metrics = pd.read_csv(tmp_path / "backtest" / "metrics.csv")
+    assert set(metrics["target"]) == {"burglary"}
+    assert set(metrics["model"]) == {"naive-mean", "naive-last", "naive-longrun", "hotspot-map"}
 
 
 def test_missing_month_in_store_is_refused(tmp_path):

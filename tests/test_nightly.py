@@ -327,6 +327,34 @@ def test_a_pass_without_prefect_publishes_then_does_nothing(tmp_path):
     assert {row["model"] for row in health["harm_hit_rate"]} >= {"rfg-harm", "naive-mean"}
 
 
+def test_a_pass_with_a_target_and_auto_publishes_the_selected_model(tmp_path):
+    drop = tmp_path / "drop"
+    for month in ("2020-03", "2020-04", "2020-05", "2020-06", "2020-07"):
+        shutil.copytree(POLICE_UK / month, drop / month)
+    path = write_config(tmp_path / "n.toml", model="auto", backtest={"n_bootstrap": 100},
+                        forecast={"candidates": ["naive-last", "naive-mean", "kde", "sepp"]})
+    path.write_text(path.read_text().replace("[hotspot]\n", '[hotspot]\ntarget = "crime"\n', 1))
+    result = nightly.run_nightly(nightly.nightly_settings(path), today=dt.date(2024, 5, 1))
+    assert result["status"] == "published"
+    run = tmp_path / "runs" / "2024-05-01"
+    record = json.loads((run / "run.json").read_text())
+    selection = json.loads((run / "selection.json").read_text())
+    winner = selection["winner"]
+    assert record["forecast"]["target"] == "crime" and record["forecast"]["model"] == winner
+    assert record["selection"]["winner"] == winner and "selection.json" in record["forecast"][
+        "files"]
+    assert any("sepp dropped" in note for note in selection["notes"])
+    health = json.loads((run / "health.json").read_text())
+    assert health["backtest"]["model"] == winner  # the drift check follows the published model
+    metrics = pd.read_csv(run / "backtest" / "metrics.csv")
+    assert set(metrics["target"]) == {"crime"}
+    assert set(metrics["model"]) == {"naive-last", "naive-mean", "kde", "naive-longrun",
+                                     "hotspot-map"}
+    with pytest.raises(ConfigError, match="publishes one target"):
+        path.write_text(path.read_text().replace('target = "crime"', 'target = "crime,harm"'))
+        nightly.nightly_settings(path)
+
+
 # ----------------------------------------------------------------------- serve
 
 

@@ -18,7 +18,7 @@ def test_precedence_is_defaults_then_file_then_environment_then_options(tmp_path
     config = tmp_path / "s.toml"
     config.write_text('[hotspot.forecast]\nmodel = "naive-last"\n'
                       '[hotspot.backtest]\nseed = 1\nn_bootstrap = 500\n')
-    assert load_settings().forecast.model == "naive-mean"
+    assert load_settings().forecast.model == "auto"
     from_file = load_settings(config)
     assert (from_file.forecast.model, from_file.backtest.seed,
             from_file.backtest.n_bootstrap) == ("naive-last", 1, 500)
@@ -119,3 +119,47 @@ def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path):
     config = tmp_path / "s.toml"
     config.write_bytes("\ufeff[hotspot.backtest]\nseed = 7\n".encode())
     assert load_settings(config).backtest.seed == 7
+
+
+def test_targets_boxes_offsets_and_auto_settings(tmp_path, monkeypatch):
+    config = tmp_path / "s.toml"
+    config.write_text('[hotspot]\ntarget = "crime, harm"\nharm_weights = "w.csv"\n'
+                      '[hotspot.target_groups]\nnight = ["Burglary", "Robbery"]\n'
+                      '[hotspot.backtest]\nboxes = 5\noffsets = 4\n'
+                      '[hotspot.forecast]\nselect_by = "pai"\nselect_coverage = 0.05\n'
+                      'candidates = ["naive-mean", "kde"]\n')
+    settings = load_settings(config)
+    assert settings.targets == ["crime", "harm"] and settings.target_set
+    assert settings.target_groups == {"night": ["Burglary", "Robbery"]}
+    assert (settings.backtest.boxes, settings.backtest.offsets) == (5, 4)
+    assert settings.forecast.candidates == ("naive-mean", "kde")
+    # one harm table: the nightly harm rankings default to the target's weights
+    assert settings.harm_weights == tmp_path / "w.csv" == settings.nightly.harm.weights
+    assert not load_settings().target_set and load_settings().targets == ["all"]
+    monkeypatch.setenv("HOTSPOT_BACKTEST__BOXES", "7")
+    assert load_settings(config).backtest.boxes == 7
+    assert load_settings(config, target="burglary").targets == ["burglary"]
+
+
+def test_the_selection_scores_match_the_selection_module():
+    from hotspot.evaluation.selection import SCORES
+    from hotspot.settings_sections import COVERAGE_SCORES, SELECT_SCORES
+
+    assert set(SELECT_SCORES) == set(SCORES)
+    assert set(COVERAGE_SCORES) == {name for name, (takes, _) in SCORES.items() if takes}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"backtest": {"offsets": 3}}, "'backtest.offsets': must be 1, 2 or 4"),
+     ({"backtest": {"boxes": 0}}, "'backtest.boxes'"),
+     ({"target": " , "}, "'target': ' , ' names no target"),
+     ({"model": "magic"}, "unknown model 'magic'"),
+     ({"forecast": {"candidates": ["naive-mean", "magic"]}}, "unknown model 'magic'"),
+     ({"forecast": {"select_by": "accuracy"}}, "unknown score 'accuracy'"),
+     ({"forecast": {"select_by": "pai"}}, "set forecast.select_coverage"),
+     ({"forecast": {"select_by": "pai", "select_coverage": 0.03}}, "not one of backtest.cov")],
+)
+def test_bad_target_and_auto_settings_are_one_config_error(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(**overrides)

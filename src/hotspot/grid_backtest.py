@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 
 from hotspot.core.atomic import atomic_path
+from hotspot.core.coverages import DEFAULT_BOXES
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.core.periods import period_label, to_period
 from hotspot.evaluation import parallel
@@ -38,8 +39,8 @@ from hotspot.features.cube import cube_periods
 from hotspot.features.cube_lazy import open_cube_lazy
 from hotspot.ingest.store import read_store_meta
 from hotspot.models.registry import make_model, model_tag
-from hotspot.pipeline import cube_from_store_chunked
-from hotspot.settings import BacktestSettings
+from hotspot.settings_sections import BacktestSettings
+from hotspot.store_cube import cube_from_store_chunked
 
 if TYPE_CHECKING:  # distributed is imported only when a grid runs
     from distributed import Client
@@ -149,7 +150,8 @@ def plan_backtest_grid(
         "store": str(store), "models": list(models), "cubes": cubes,
         "param_grid": dict(param_grid or {}), "first_target": first_target,
         "last_target": last_target, "n_units": len(units),
-        "coverages": list(backtest.coverages), "n_bootstrap": backtest.n_bootstrap,
+        "coverages": list(backtest.coverages), "boxes": backtest.boxes,
+        "n_bootstrap": backtest.n_bootstrap,
         "seed": backtest.seed, "freq": freq,
     }
     return GridPlan(cubes=cubes,
@@ -170,7 +172,8 @@ def _batch_args(plan: GridPlan, batch: list[parallel.WorkUnit], checkpoint_dir: 
     name = batch[0].cube
     return (plan.cubes[name], batch, tuple(plan.settings["coverages"]),
             {"events_store": plan.events_store, "checkpoint_dir": checkpoint_dir,
-             "fingerprint": plan.fingerprints[name]})
+             "fingerprint": plan.fingerprints[name],
+             "boxes": plan.settings.get("boxes", DEFAULT_BOXES)})
 
 
 def finish_backtest_grid(plan: GridPlan, results: Sequence[parallel.UnitResult], out: Path

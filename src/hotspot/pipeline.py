@@ -5,11 +5,17 @@ own, only the order of the steps and where files go. Where a run has several ste
 (``run_pipeline``, the nightly pass) the order is written once, in the library, and each
 step goes through a ``step`` callable: :func:`run_step` calls it, the Prefect flows pass
 one that runs it as a task.
+
+Targets: every backtest and forecast runs on a *targeted* cube (:func:`target_cube`),
+whose ``counts`` are the target's; the target's name is checked here, against the cube's
+categories, with one line listing the valid names. ``forecast.model = "auto"`` backtests
+the candidates and publishes the one :func:`hotspot.evaluation.selection.select_model`
+chooses (:func:`forecast_record`), with that backtest as its record.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,41 +23,50 @@ from typing import Any, Protocol, TypeVar
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 import xarray as xr
 
 from hotspot import publish
-from hotspot.core.area import StudyArea, load_area, same_crs
+from hotspot.core.area import StudyArea, load_area
 from hotspot.core.atomic import replace_folder
 from hotspot.core.errors import DataError
-from hotspot.core.locking import store_lock
 from hotspot.core.periods import period_label
 from hotspot.core.progress import ProgressCallback
-from hotspot.cube_guard import (
-    check_cube_current,
-    check_cube_size,
-    cube_file_hashes,
-)
 from hotspot.evaluation.ablation import AblationResult, covariate_ablation
 from hotspot.evaluation.backtest import BacktestResult, backtest
+from hotspot.evaluation.selection import Selection
 from hotspot.features.covariates import parse_variants, variant_tables
-from hotspot.features.cube import build_cube, cube_periods, open_cube, save_cube
-from hotspot.features.cube_lazy import build_cube_chunked
-from hotspot.features.grid import Grid, build_grid
+from hotspot.features.cube import cube_periods, grid_offset
+from hotspot.features.grid import grid_offsets
+from hotspot.features.targets import cube_target
 from hotspot.ingest.police_uk import ingest_police_uk
 from hotspot.ingest.report import IngestReport
 from hotspot.ingest.store import (
     AREA_FILE,
-    EVENTS_DIR,
-    ensure_committed,
-    list_months,
     read_events,
     read_store_meta,
 )
 from hotspot.models.registry import make_model, model_tag
-from hotspot.settings import BacktestSettings, Settings
+from hotspot.offsets import offset_tables
+from hotspot.settings import Settings
+from hotspot.settings_sections import AUTO, BacktestSettings
+from hotspot.store_cube import (
+    cube_from_store,
+    open_store_cube,
+    save_store_cube,
+)
+from hotspot.targeting import (
+    SELECTION_FILE,
+    BacktestRun,
+    auto_candidates,
+    one_target,
+    result_for_target,
+    select_from_record,
+    target_cube,
+    write_selection,
+)
 
 T = TypeVar("T")
-CUBE_FILE = "cube.zarr"
 #: The backtest record's folder inside a forecast's out folder.
 BACKTEST_DIR = "backtest"
 OGL_ATTRIBUTION = (
@@ -71,135 +86,19 @@ def run_step(name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T
     return fn(*args, **kwargs)
 
 
-def store_area(store: Path, area: StudyArea | None = None) -> StudyArea:
-    """The given study area, else the one saved in the store at ingest."""
-    if area is not None:
-        return area
-    saved = Path(store) / AREA_FILE
-    if not saved.exists():
-        raise DataError(
-            f"store {store} has no study area: pass --area FILE (and --area-filter) "
-            "or ingest with --area"
-        )
-    return load_area(saved)
-
-
-def _check_contiguous(months: list[str], store: Path) -> None:
-    if not months:
-        raise DataError(f"store {store} has no events: run 'hotspot ingest' first")
-    expected = pd.period_range(months[0], months[-1], freq="M").strftime("%Y-%m").tolist()
-    missing = sorted(set(expected) - set(months))
-    if missing:
-        raise DataError(
-            f"store {store} has no events for month(s) {', '.join(missing)} between "
-            f"{months[0]} and {months[-1]}: ingest them, or the cube would read them as zero crime"
-        )
-
-
-def cube_from_store(
-    store: Path,
-    cell_size_m: float = 150.0,
-    freq: str = "M",
-    area: StudyArea | None = None,
-    *,
-    max_cube_gb: float | None = None,
-) -> xr.Dataset:
-    """Build the cube of a store's events on a grid over its study area.
-
-    Refuses (``DataError``) a cube whose estimated build memory is over ``max_cube_gb``
-    and one in which no event falls inside the area: saved, it would replace a good cube
-    with zeros.
-    """
-    store = Path(store)
-    ensure_committed(store)  # before the lock: under our own lock it cannot tell
-    with store_lock(store):
-        grid, provenance = store_grid(store, cell_size_m, freq, area, max_cube_gb=max_cube_gb)
-        cube = build_cube(read_events(store), grid, freq,
-                          source=",".join(provenance["sources"]), provenance=provenance)
-    _check_counted(json.loads(cube.attrs["provenance"]), store, grid)
-    return cube
-
-
-def _check_counted(record: Mapping[str, Any], store: Path, grid: Grid) -> None:
-    if record["n_events_counted"] == 0:
-        raise DataError(
-            f"none of the {record['n_events_in']:,} events of store {store} falls inside the "
-            f"study area ({grid.n_cells:,} cells of {grid.cell_size_m:g} m): check --area, "
-            "--area-filter and the area's CRS; no cube was written and any previous one is kept")
-
-
-def store_grid(
-    store: Path, cell_size_m: float, freq: str, area: StudyArea | None, *,
-    max_cube_gb: float | None = None,
-) -> tuple[Grid, dict]:
-    """The grid a store's cube is built on, and the cube's provenance.
-
-    Checks the store can give ``freq`` periods and has no missing month, and that the
-    cube's estimated build memory is within ``max_cube_gb`` before the grid is built;
-    the area is the given one or the store's, in the store's CRS.
-    """
-    meta = read_store_meta(store)
-    if meta["time_resolution"] == "month" and freq != "M":
-        raise DataError(
-            f"store {store} has monthly events (police.uk has no day or time): use --freq M"
-        )
-    months = list_months(store)
-    _check_contiguous(months, store)
-    study_area = store_area(store, area)
-    if not same_crs(study_area.crs, meta["crs"]):
-        study_area = StudyArea(parts=study_area.parts.to_crs(meta["crs"]), crs=meta["crs"])
-    check_cube_size(store, study_area, cell_size_m, freq, months, max_cube_gb)
-    provenance = {
-        "store": str(store.resolve()),
-        "first_month": months[0],
-        "last_month": months[-1],
-        "sources": sorted({f.stem for f in (store / EVENTS_DIR).glob("month=*/*.parquet")}),
-        "event_files_sha256": cube_file_hashes(store),
-    }
-    return build_grid(study_area, cell_size_m), provenance
-
-
-def cube_from_store_chunked(
-    store: Path | str,
-    cell_size_m: float = 150.0,
-    freq: str = "M",
-    area: StudyArea | None = None,
-    path: Path | str | None = None,
-    *,
-    progress: ProgressCallback | None = None,
-    max_cube_gb: float | None = None,
-) -> Path:
-    """``cube_from_store`` with bounded memory: the same checks and provenance, the cube
-    built month by month and written chunked to ``path`` (default ``STORE/cube.zarr``);
-    a cube with no event in the area is refused before it replaces the one at ``path``."""
-    store = Path(store)
-    ensure_committed(store)
-    with store_lock(store):
-        grid, provenance = store_grid(store, cell_size_m, freq, area, max_cube_gb=max_cube_gb)
-        return build_cube_chunked(store, grid, freq, path, source=",".join(provenance["sources"]),
-                                  provenance=provenance, progress=progress,
-                                  check=lambda record: _check_counted(record, store, grid))
-
-
-def save_store_cube(cube: xr.Dataset, store: Path) -> Path:
-    with store_lock(store):
-        return save_cube(cube, Path(store) / CUBE_FILE)
-
-
-def open_store_cube(store: Path, cube_path: Path | None = None) -> xr.Dataset:
-    """The store's cube (``STORE/cube.zarr``) or the one at ``cube_path``, refused
-    (``DataError``) if the store's events changed since it was built."""
-    path = Path(cube_path) if cube_path else Path(store) / CUBE_FILE
-    if not path.exists():
-        raise DataError(f"no cube at {path}: build it with 'hotspot cube --store {store}'")
-    return check_cube_current(open_cube(path), Path(store), path)
-
-
 def events_for(store: Path, models: Sequence[str]) -> pd.DataFrame | None:
     """The store's events when one of ``models`` fits on events, else ``None``."""
     if any(model_tag(name, "needs_events") for name in models):
         return read_events(store)
     return None
+
+
+def _sections(settings: Settings | BacktestSettings) -> tuple[BacktestSettings, Settings | None]:
+    """The backtest section, and the whole settings when given (targets' groups, harm
+    weights and study area come from them; without them, the shipped ones)."""
+    if isinstance(settings, Settings):
+        return settings.backtest, settings
+    return settings, None
 
 
 def run_backtest(
@@ -208,18 +107,66 @@ def run_backtest(
     first_target: str | pd.Period,
     last_target: str | pd.Period,
     *,
-    settings: BacktestSettings,
+    settings: Settings | BacktestSettings,
     cube: xr.Dataset | None = None,
     progress: ProgressCallback | None = None,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
-) -> BacktestResult:
-    """Backtest ``models`` on the store's cube over ``first_target..last_target``, with the
-    coverages, bootstrap count and seed of ``settings``."""
+    targets: Sequence[str] | None = None,
+) -> BacktestRun:
+    """Backtest ``models`` on the store's cube over ``first_target..last_target``, once per
+    target in ``targets`` (default: the cube's own), joined into one result; coverages,
+    boxes, bootstrap and seed from ``settings``.
+
+    Every target name is checked before any model is fitted. With ``backtest.offsets``
+    above 1 the same backtest runs again on cubes rebuilt from the store on grids shifted
+    by half a cell (``features.grid.grid_offsets``), over the cube's own study area; the
+    result's tables stay those of the cube's grid, and ``offsets``/``offset_spread`` say
+    how far each score moves with the grid's placement.
+    """
+    section, app = _sections(settings)
     cube = cube if cube is not None else open_store_cube(store)
-    return backtest(cube, list(models), first_target, last_target,
-                    coverages=settings.coverages, events=events_for(store, models),
-                    n_bootstrap=settings.n_bootstrap, seed=settings.seed, progress=progress,
-                    model_params=model_params)
+    names = list(dict.fromkeys(targets)) if targets else [cube_target(cube)]
+    targeted = [target_cube(cube, name, app) for name in names]
+    events = events_for(store, models)
+    options = {"coverages": section.coverages, "boxes": section.boxes, "events": events,
+               "n_bootstrap": section.n_bootstrap, "seed": section.seed, "progress": progress,
+               "model_params": model_params}
+    main = BacktestResult.concat([backtest(c, list(models), first_target, last_target,
+                                           **options) for c in targeted])
+    if section.offsets == 1:
+        return BacktestRun.of(main, settings={**main.settings, "offsets": 1})
+    shifts = grid_offsets(section.offsets, float(cube.attrs["cell_size_m"]))
+    own = grid_offset(cube)
+    by_offset = {shifts[0]: main.metrics}
+    events_counted = {_offset_label(shifts[0]): _events_in(cube)}
+    area = cube_area(cube)
+    for dx, dy in shifts[1:]:
+        shifted = cube_from_store(store, float(cube.attrs["cell_size_m"]), cube.attrs["freq"],
+                                  area, offset_m=(own[0] + dx, own[1] + dy))
+        events_counted[_offset_label((dx, dy))] = _events_in(shifted)
+        by_offset[(dx, dy)] = pd.concat(
+            [backtest(target_cube(shifted, name, app), list(models), first_target,
+                      last_target, **options).metrics for name in names], ignore_index=True)
+    means, spread = offset_tables(by_offset)
+    return BacktestRun.of(main, offsets=means, offset_spread=spread, settings={
+        **main.settings, "offsets": section.offsets, "offset_events": events_counted})
+
+
+def _offset_label(offset: tuple[float, float]) -> str:
+    return f"{offset[0]:g},{offset[1]:g}"
+
+
+def _events_in(cube: xr.Dataset) -> int:
+    """Events the cube counts, whatever its target (every category)."""
+    counts = cube["category_counts"] if "category_counts" in cube else cube["counts"]
+    return int(counts.sum())
+
+
+def cube_area(cube: xr.Dataset) -> StudyArea:
+    """The study area a cube was built over (its ``area_wkt``), in its CRS."""
+    crs = cube.attrs["crs"]
+    parts = gpd.GeoDataFrame(geometry=[shapely.from_wkt(cube.attrs["area_wkt"])], crs=crs)
+    return StudyArea(parts=parts, crs=crs)
 
 
 def run_covariate_ablation(
@@ -256,17 +203,71 @@ def recent_targets(cube: xr.Dataset, n_periods: int) -> tuple[pd.Period, pd.Peri
 def recent_backtest(
     store: Path,
     cube: xr.Dataset,
-    model: str,
-    settings: BacktestSettings,
+    model: str | Sequence[str],
+    settings: Settings | BacktestSettings,
     *,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: ProgressCallback | None = None,
-) -> BacktestResult:
-    """``model`` and the baselines over the cube's newest ``settings.periods`` periods."""
-    first, last = recent_targets(cube, settings.periods)
-    names = list(dict.fromkeys([model, *settings.baselines]))
+    targets: Sequence[str] | None = None,
+) -> BacktestRun:
+    """``model`` (one name or several) and the baselines over the cube's newest
+    ``backtest.periods`` periods, for each of ``targets`` (default the cube's own)."""
+    section, _ = _sections(settings)
+    first, last = recent_targets(cube, section.periods)
+    wanted = [model] if isinstance(model, str) else list(model)
+    names = list(dict.fromkeys([*wanted, *section.baselines]))
     return run_backtest(store, names, first, last, settings=settings, cube=cube,
-                        progress=progress, model_params=model_params)
+                        progress=progress, model_params=model_params, targets=targets)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """The model to publish for one target, the backtest that backs it and, for
+    ``auto``, the selection that chose it."""
+
+    model: str
+    record: BacktestRun
+    selection: Selection | None = None
+
+
+def backtest_models(store: Path, settings: Settings) -> tuple[list[str], list[str]]:
+    """The models a forecast's record backtests (the baselines too), and notes on any
+    candidate ``auto`` dropped; with a fixed model, that model and the baselines."""
+    if settings.forecast.model != AUTO:
+        return list(dict.fromkeys([settings.forecast.model, *settings.backtest.baselines])), []
+    kept, notes = auto_candidates(store, settings.forecast.candidates)
+    return list(dict.fromkeys([*kept, *settings.backtest.baselines])), notes
+
+
+def model_from_record(store: Path, record: BacktestResult, settings: Settings, target: str,
+                      notes: Sequence[str] = ()) -> ModelRecord:
+    """The model to publish for ``target`` on ``record`` (which may hold several targets):
+    the settings' model, or with ``auto`` the selection among the candidates."""
+    part = result_for_target(record, target)
+    if settings.forecast.model != AUTO:
+        return ModelRecord(settings.forecast.model, part)
+    kept, dropped = auto_candidates(store, settings.forecast.candidates)
+    selection = select_from_record(part, kept, settings, target, notes or dropped)
+    return ModelRecord(selection.winner, part, selection)
+
+
+def forecast_record(
+    store: Path,
+    cube: xr.Dataset,
+    settings: Settings,
+    *,
+    model_params: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: ProgressCallback | None = None,
+) -> ModelRecord:
+    """Backtest what a forecast of ``cube``'s target needs over the recent periods and
+    say which model publishes it: the settings' model, or with ``auto`` the winner among
+    ``forecast.candidates`` on ``forecast.select_by`` (the rule of
+    :mod:`hotspot.evaluation.selection`)."""
+    params = settings.model_params if model_params is None else model_params
+    models, notes = backtest_models(store, settings)
+    record = recent_backtest(store, cube, models, settings, model_params=params,
+                             progress=progress)
+    return model_from_record(store, record, settings, cube_target(cube), notes)
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,10 @@ class ForecastRun:
     backtest: BacktestResult | None
     target_period: str
     forecast: xr.DataArray
+    #: The published model (the winner, for ``auto``) and the target it forecasts.
+    model: str = ""
+    target: str = "all"
+    selection: Selection | None = None
 
 
 def publish_store_forecast(
@@ -289,9 +294,12 @@ def publish_store_forecast(
     params: Mapping[str, Any] | None = None,
     top_share: float = 0.05,
     replace: bool = True,
+    selection: Selection | None = None,
+    boxes: int = 20,
 ) -> ForecastRun:
     """Fit ``model`` on all of ``cube``, publish next period's forecast into ``out_dir``
-    with ``record`` in its report, the store's study area drawn and the data's licence.
+    with ``record`` (and ``auto``'s ``selection``) in its report, the store's study area
+    drawn and the data's licence; ``boxes`` top cells are the patrol list.
 
     ``out_dir`` is replaced whole; ``replace=False`` writes into it as it is (a folder
     the caller is staging)."""
@@ -307,9 +315,41 @@ def publish_store_forecast(
     attribution = OGL_ATTRIBUTION if read_store_meta(store)["time_resolution"] == "month" else None
     outputs = publish.publish_forecast(forecast, cube, out_dir, backtest=record,
                                        area_parts=area_parts, top_share=top_share,
-                                       attribution=attribution, replace=replace)
+                                       attribution=attribution, replace=replace,
+                                       selection=selection, boxes=boxes)
     return ForecastRun(outputs=outputs, backtest=record,
-                       target_period=period_label(periods[-1] + 1), forecast=forecast)
+                       target_period=period_label(periods[-1] + 1), forecast=forecast,
+                       model=model, target=cube_target(cube), selection=selection)
+
+
+def publish_folder(
+    store: Path,
+    cube: xr.Dataset,
+    chosen: ModelRecord,
+    out_dir: Path,
+    settings: Settings,
+    *,
+    model_params: Mapping[str, Mapping[str, Any]] | None = None,
+    save_record: bool = True,
+) -> ForecastRun:
+    """Publish ``chosen.model``'s forecast of ``cube`` as the folder ``out_dir``, staged
+    and replaced whole: the forecast files, ``selection.json`` (``auto``) and, with
+    ``save_record``, the backtest record in ``OUT/backtest``."""
+    params = settings.model_params if model_params is None else model_params
+    out_dir = Path(out_dir)
+    owned = (*publish.FILE_NAMES.values(), BACKTEST_DIR, SELECTION_FILE)
+    with replace_folder(out_dir, owned=owned) as staging:
+        if save_record:
+            chosen.record.save(staging / BACKTEST_DIR)
+        extra = {}
+        if chosen.selection is not None:
+            extra["selection"] = write_selection(chosen.selection, staging)
+        run = publish_store_forecast(store, cube, chosen.model, staging, record=chosen.record,
+                                     params=params.get(chosen.model),
+                                     top_share=settings.forecast.top_share, replace=False,
+                                     selection=chosen.selection, boxes=settings.backtest.boxes)
+    outputs = {k: out_dir / p.name for k, p in {**run.outputs, **extra}.items()}
+    return dataclasses.replace(run, outputs=outputs)
 
 
 def run_forecast(
@@ -320,25 +360,24 @@ def run_forecast(
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: ProgressCallback | None = None,
 ) -> ForecastRun:
-    """Publish ``settings.forecast.model``'s next-period forecast from ``settings.store``
-    into ``settings.out``, with its recent backtest next to the baselines (saved in
-    ``OUT/backtest``) in the report. Pass ``record`` to reuse a backtest already run;
-    ``model_params`` default to the settings'. ``OUT`` is staged and replaced whole."""
-    store, out_dir, model = Path(settings.store), Path(settings.out), settings.forecast.model
-    params = settings.model_params if model_params is None else model_params
+    """Publish next period's forecast of ``settings.target`` (default the cube's own) from
+    ``settings.store`` into ``settings.out``, with its recent backtest next to the
+    baselines (saved in ``OUT/backtest``) in the report.
+
+    ``forecast.model = "auto"`` publishes the candidate that backtest selects and writes
+    ``OUT/selection.json``. Pass ``record`` to reuse a backtest already run (then nothing
+    is backtested; with ``auto`` the selection is made on it); ``model_params`` default to
+    the settings'. ``OUT`` is staged and replaced whole."""
+    store = Path(settings.store)
     cube = cube if cube is not None else open_store_cube(store)
-    fresh = record is None
-    if fresh:
-        record = recent_backtest(store, cube, model, settings.backtest, model_params=params,
+    cube = target_cube(cube, one_target(cube, settings), settings)
+    if record is None:
+        chosen = forecast_record(store, cube, settings, model_params=model_params,
                                  progress=progress)
-    with replace_folder(out_dir, owned=(*publish.FILE_NAMES.values(), BACKTEST_DIR)) as staging:
-        if fresh:
-            record.save(staging / BACKTEST_DIR)
-        run = publish_store_forecast(store, cube, model, staging, record=record,
-                                     params=params.get(model),
-                                     top_share=settings.forecast.top_share, replace=False)
-    return ForecastRun(outputs={k: out_dir / p.name for k, p in run.outputs.items()},
-                       backtest=record, target_period=run.target_period, forecast=run.forecast)
+    else:
+        chosen = model_from_record(store, record, settings, cube_target(cube))
+    return publish_folder(store, cube, chosen, Path(settings.out), settings,
+                          model_params=model_params, save_record=record is None)
 
 
 def ingest_paths(paths: Sequence[Path], settings: Settings,
@@ -355,11 +394,20 @@ def settings_area(settings: Settings) -> StudyArea | None:
     return load_area(settings.area, settings.area_filter, settings.crs)
 
 
-def build_store_cube(settings: Settings) -> Path:
-    """Build the store's cube on the settings' grid and save it as ``STORE/cube.zarr``."""
+def targeted_store_cube(settings: Settings) -> xr.Dataset:
+    """The store's cube on the settings' grid, given the settings' target when one is set
+    (checked before anything is saved)."""
     cube = cube_from_store(settings.store, settings.cell_size_m, settings.freq,
                            settings_area(settings), max_cube_gb=settings.max_cube_gb)
-    return save_store_cube(cube, settings.store)
+    if settings.target_set:
+        cube = target_cube(cube, one_target(cube, settings, "a cube"), settings)
+    return cube
+
+
+def build_store_cube(settings: Settings) -> Path:
+    """Build the store's cube on the settings' grid (with the settings' target, when set)
+    and save it as ``STORE/cube.zarr``."""
+    return save_store_cube(targeted_store_cube(settings), settings.store)
 
 
 def run_pipeline(paths: Sequence[Path], settings: Settings, *, step: Step = run_step

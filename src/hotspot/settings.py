@@ -14,6 +14,10 @@ complex values are JSON (``HOTSPOT_MODEL_PARAMS='{"naive-mean": {"k": 6}}'``).
 Earlier flat keys still work in the file, as options and in the environment: ``model``
 (``forecast.model``), ``models`` (``backtest.baselines``), ``backtest_periods``,
 ``coverages``, ``seed`` and ``n_bootstrap`` (``backtest.*``).
+
+Targets (``target``, ``target_groups``, ``harm_weights``) are checked for their shape here;
+whether a name is valid depends on the cube's categories, so the pipeline checks names
+(``hotspot.features.targets.resolve_target``) once a cube is at hand.
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -35,12 +45,18 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from hotspot.core.coverages import DEFAULT_COVERAGES
 from hotspot.core.errors import ConfigError
-from hotspot.models.registry import available_models
+from hotspot.settings_sections import (
+    COVERAGE_SCORES,
+    BacktestSettings,
+    ClaimsSettings,
+    ForecastSettings,
+    NightlySettings,
+    split_targets,
+    split_targets_or_none,
+)
 
 ENV_PREFIX = "HOTSPOT_"
-BASELINES = ("naive-last", "naive-mean", "naive-longrun")
 
 #: Earlier flat names → where the setting lives now.
 _MOVED: dict[str, tuple[str, str]] = {
@@ -54,137 +70,8 @@ _MOVED: dict[str, tuple[str, str]] = {
 #: Settings that are paths: relative ones in the TOML file are relative to the file.
 _PATHS = (("store",), ("out",), ("area",), ("nightly", "sources", "drop_folder"),
           ("nightly", "outputs", "runs_dir"), ("nightly", "harm", "weights"),
-          ("nightly", "harm", "boundaries"))
+          ("nightly", "harm", "boundaries"), ("harm_weights",))
 
-
-def _known_models(names: tuple[str, ...]) -> tuple[str, ...]:
-    unknown = [n for n in names if n not in available_models()]
-    if unknown:
-        raise ValueError(f"unknown model {unknown[0]!r}: choose from "
-                         f"{', '.join(available_models())}")
-    return names
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        # `key = ""` in a TOML file reads as "not set", as a commented-out line would
-        return None if isinstance(value, str) and not value.strip() else value
-
-
-class BacktestSettings(_Section):
-    """How backtests are run and summarised, by every command, flow and the nightly pass."""
-
-    baselines: tuple[str, ...] = BASELINES
-    #: Newest held-out periods of the recent backtest (forecast report, demo, nightly).
-    periods: int = Field(6, ge=1)
-    coverages: tuple[float, ...] = DEFAULT_COVERAGES
-    n_bootstrap: int = Field(2000, ge=100)
-    seed: int = 20150601
-
-    @field_validator("baselines")
-    @classmethod
-    def _models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _known_models(value)
-
-    @field_validator("coverages")
-    @classmethod
-    def _fractions(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        # reports, the nightly drift check and the summary tables read the 5 % coverage
-        if not value or any(not 0 < c <= 1 for c in value) or 0.05 not in value:
-            raise ValueError("coverages must be fractions in (0, 1] that include 0.05, "
-                             "e.g. [0.01, 0.05, 0.1]")
-        return value
-
-
-class ForecastSettings(_Section):
-    """The published forecast."""
-
-    model: str = "naive-mean"
-    #: Area share whose top-ranked cells are marked and mapped.
-    top_share: float = Field(0.05, gt=0, le=1)
-
-    @field_validator("model")
-    @classmethod
-    def _model(cls, value: str) -> str:
-        return _known_models((value,))[0]
-
-
-class ApiSettings(_Section):
-    enabled: bool = False
-    base_url: str = "https://data.police.uk/api"
-    #: Force id naming the API's files and store partitions (e.g. ``city-of-london``), so
-    #: a bulk file of the same month later replaces them; default ``api``.
-    force: str | None = None
-    force_name: str = ""
-    include_no_location: bool = False
-    timeout_s: float = Field(60.0, gt=0)
-    max_retries: int = Field(3, ge=0, le=10)
-    backoff_s: float = Field(2.0, ge=0)
-    max_rate_per_s: float = Field(10.0, gt=0)
-    max_requests: int = Field(2000, ge=1)
-    max_tile_depth: int = Field(6, ge=0, le=12)
-    initial_months: int = Field(12, ge=1, le=36)
-    max_months_per_run: int = Field(12, ge=1, le=36)
-    task_retries: int = Field(2, ge=0, le=10)
-    task_retry_delay_s: float = Field(60.0, ge=0)
-
-
-class SourcesSettings(_Section):
-    drop_folder: Path | None = None
-    drop_settle_s: float = Field(60.0, ge=0)
-    api: ApiSettings = ApiSettings()
-
-
-class OutputsSettings(_Section):
-    runs_dir: Path | None = None
-    keep: int = Field(14, ge=1)
-
-
-class HarmSettings(_Section):
-    weights: Path | None = None
-    boundaries: Path | None = None
-    boundaries_filter: str | None = None
-    name_column: str | None = None
-    window: int = Field(12, ge=1)
-    months: int = Field(12, ge=1)
-    top_n: int = Field(10, ge=1)
-
-
-class HealthSettings(_Section):
-    anomaly_history: int = Field(24, ge=3)
-    anomaly_min_history: int = Field(6, ge=3)
-    anomaly_band: tuple[float, float] = (0.01, 0.99)
-    robust_z: float = Field(3.0, gt=0)
-    drift_coverage: float = 0.05
-
-
-class ScheduleSettings(_Section):
-    cron: str = "0 2 * * *"
-    timezone: str | None = None
-    deployment: str = "nightly"
-
-
-class NightlySettings(_Section):
-    """The nightly pass (``hotspot nightly``, ``hotspot serve``; docs/nightly.md)."""
-
-    sources: SourcesSettings = SourcesSettings()
-    outputs: OutputsSettings = OutputsSettings()
-    harm: HarmSettings = HarmSettings()
-    health: HealthSettings = HealthSettings()
-    schedule: ScheduleSettings = ScheduleSettings()
-
-
-class ClaimsSettings(_Section):
-    """Claim evaluation (``hotspot evaluate-claim``)."""
-
-    controls: str = "auto"
-    buffer_m: float = Field(500.0, ge=0)
-    n_controls: int = Field(20, ge=1)
-    min_unit_events: float = Field(5.0, ge=0)
 
 
 #: The TOML file's values while one ``load_settings`` call builds the object.
@@ -207,6 +94,15 @@ class Settings(BaseSettings):
     freq: Literal["M", "W", "D"] = "M"
     #: ``hotspot cube`` refuses a cube whose estimated build memory is over this (GB).
     max_cube_gb: float = Field(4.0, gt=0)
+    #: What models forecast: a police.uk category (``burglary``), a group (``property``),
+    #: ``crime`` (all but anti-social behaviour), ``all`` or ``harm``; backtests take a
+    #: comma list (``crime,harm``). Unset: the cube's own target (``all`` for a plain cube).
+    target: str = "all"
+    #: Groups on top of the shipped ``data/target_groups.csv``: name → category names.
+    target_groups: dict[str, list[str]] = Field(default_factory=dict)
+    #: Weights table of the ``harm`` target (default the shipped ``data/harm_weights.csv``);
+    #: ``nightly.harm.weights`` defaults to it, so rankings and forecasts use one table.
+    harm_weights: Path | None = None
     #: Parameters per model name, e.g. ``{"etas-grid": {"background_time": "seasonal"}}``
     #: (TOML: a ``[hotspot.model_params.etas-grid]`` table).
     model_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -228,6 +124,44 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _FlatEnvSource(settings_cls),
                 _FileSource(settings_cls))
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if not split_targets_or_none(value):  # names are checked on the cube
+            raise ValueError(f"{value!r} names no target: give one or more names, e.g. crime "
+                             "or crime,harm")
+        return value
+
+    @model_validator(mode="after")
+    def _one_harm_table(self) -> Settings:
+        if self.harm_weights is not None and self.nightly.harm.weights is None:
+            harm = self.nightly.harm.model_copy(update={"weights": self.harm_weights})
+            # frozen: the one place the object is completed after validation
+            object.__setattr__(self, "nightly", self.nightly.model_copy(update={"harm": harm}))
+        coverage = self.forecast.select_coverage
+        if coverage is not None and self.forecast.select_by in COVERAGE_SCORES and not any(
+                abs(coverage - c) < 1e-12 for c in self.backtest.coverages):
+            raise ValueError(f"forecast.select_coverage {coverage:g} is not one of "
+                             "backtest.coverages: add it there or choose one of "
+                             + ", ".join(f"{c:g}" for c in self.backtest.coverages))
+        return self
+
+    @property
+    def targets(self) -> list[str]:
+        """The names of ``target``, split at commas."""
+        return split_targets(self.target)
+
+    @property
+    def target_set(self) -> bool:
+        """Whether ``target`` was given (file, environment or option), not the default:
+        an unset target means the cube's own."""
+        return "target" in self.model_fields_set
+
+    @property
+    def harm_weights_file(self) -> Path | None:
+        """The harm weights table every harm figure uses (``None``: the shipped one)."""
+        return self.harm_weights or self.nightly.harm.weights
 
     def public(self) -> dict[str, Any]:
         """The settings as plain JSON values (for ``run.json``)."""

@@ -13,9 +13,18 @@ BASELINES = ["naive-last", "naive-mean", "naive-longrun"]
 
 def test_backtest_outputs_have_the_contract_columns(hot_cell_cube, tmp_path):
     result = backtest(hot_cell_cube, BASELINES, "2020-07", "2020-12", n_bootstrap=200)
+    assert METRIC_COLUMNS == ["model", "target", "origin", "target_period", "metric",
+                              "coverage", "value"]
+    assert PREDICTION_COLUMNS == ["model", "target", "origin", "target_period", "cell_id",
+                                  "expected", "observed"]
     assert list(result.metrics.columns) == METRIC_COLUMNS
     assert list(result.predictions.columns) == PREDICTION_COLUMNS
-    assert set(result.metrics["metric"]) == {"hit_rate", "pai", "pei", "poisson_deviance"}
+    assert set(result.metrics["target"]) == {"all"} and set(result.predictions["target"]) == {
+        "all"}
+    assert set(result.metrics["metric"]) == {"hit_rate", "pai", "pei", "oracle_hit_rate",
+                                             "box_hit_rate", "box_pai", "log_score",
+                                             "poisson_deviance"}
+    assert result.settings["boxes"] == 20 and result.settings["target"] == "all"
     assert sorted(result.metrics["target_period"].unique()) == [f"2020-{m:02d}" for m in
                                                                 range(7, 13)]
     first = result.metrics[result.metrics["target_period"] == "2020-07"]
@@ -24,9 +33,10 @@ def test_backtest_outputs_have_the_contract_columns(hot_cell_cube, tmp_path):
     paths = result.save(tmp_path)
     written = pd.read_csv(paths["metrics"], keep_default_na=False, dtype=str)
     assert list(written.columns) == METRIC_COLUMNS
-    assert set(written.loc[written["metric"] == "poisson_deviance", "coverage"]) == {""}
+    for metric in ("poisson_deviance", "log_score"):
+        assert set(written.loc[written["metric"] == metric, "coverage"]) == {""}
     assert set(written.loc[written["metric"] == "pai", "coverage"]) == {
-        "0.01", "0.02", "0.05", "0.1", "0.2"}
+        "0.005", "0.01", "0.02", "0.05", "0.1", "0.2"}
     summary = pd.read_csv(paths["summary"])
     assert {"model", "metric", "coverage", "mean", "ci_low", "ci_high"} <= set(summary.columns)
     assert pd.read_parquet(paths["predictions"]).shape[0] == len(result.predictions)

@@ -86,5 +86,7 @@ def test_poisson_deviance():
 
 def test_score_forecast_has_every_metric():
     table = score_forecast(np.ones(4), np.ones(4), AREA, IDS, [0.01, 0.05])
-    assert set(table["metric"]) == {"hit_rate", "pai", "pei", "poisson_deviance"}
-    assert table[table["metric"] == "poisson_deviance"]["coverage"].isna().all()
+    assert set(table["metric"]) == {"hit_rate", "pai", "pei", "oracle_hit_rate",
+                                    "box_hit_rate", "box_pai", "log_score", "poisson_deviance"}
+    for metric in ("poisson_deviance", "log_score"):
+        assert table[table["metric"] == metric]["coverage"].isna().all()

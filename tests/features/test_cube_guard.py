@@ -23,7 +23,7 @@ def test_the_cell_estimate_is_within_a_few_percent(cell):
 def test_the_chunked_builder_refuses_an_area_that_misses_the_data(tmp_path, monkeypatch):
     from hotspot.core.area import StudyArea
     from hotspot.ingest.police_uk import ingest_police_uk
-    from hotspot.pipeline import cube_from_store_chunked
+    from hotspot.store_cube import cube_from_store_chunked
 
     store = tmp_path / "store"
     ingest_police_uk([embedded_path("police-uk", "2019-01"), embedded_path("police-uk",

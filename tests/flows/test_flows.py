@@ -26,9 +26,11 @@ def test_step_flows_run_in_order(prefect_harness, tmp_path):
     cube_path = cube_flow(store, 150.0)
     assert cube_path.exists()
     written = backtest_flow(store, ["naive-last", "naive-mean"], "2020-05", "2020-06",
-                            tmp_path / "bt")
+                            tmp_path / "bt", target="crime,harm", boxes=10)
     metrics = pd.read_csv(written["metrics"])
     assert set(metrics["target_period"]) == {"2020-05", "2020-06"}
+    assert list(dict.fromkeys(metrics["target"])) == ["crime", "harm"]
+    assert "box_hit_rate" in set(metrics["metric"])
     outputs = forecast_flow(store, "naive-mean", tmp_path / "fc", backtest_periods=2)
     assert outputs["gpkg"].exists() and outputs["report"].exists()
 

@@ -5,8 +5,8 @@ times out (task retries, then a clear failure), a failure mid-publish, recovery.
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -14,45 +14,30 @@ from hotspot import nightly
 from hotspot.core.errors import DataError
 from hotspot.core.locking import LOCK_FILE
 from hotspot.ingest.store import list_months, read_events
-from tests.conftest import EMBEDDED_DATA
+from tests._nightly_setup import nightly_config
 from tests.fakes.police_api_server import FakePoliceAPI
 
 pytestmark = pytest.mark.prefect
 
-AREA = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
 WINDOW = [f"{y}-{m:02d}" for y in (2018, 2019, 2020) for m in range(1, 13)][:34]  # ..2020-10
 DROP_MONTHS = ["2020-04", "2020-05", "2020-06", "2020-07", "2020-08", "2020-09"]
 
 
-def write_config(path, base_url: str) -> None:
-    path.write_text(f"""
-[hotspot]
-store = "store"
-area = "{AREA}"
-[hotspot.forecast]
-model = "rfg-harm"
-[hotspot.nightly.sources]
-drop_folder = "drop"
-drop_settle_s = 0
-[hotspot.nightly.sources.api]
-enabled = true
-base_url = "{base_url}"
-force = "city-of-london"
-force_name = "City of London Police"
-include_no_location = true
-timeout_s = 0.5
-max_retries = 1
-backoff_s = 0.01
-max_rate_per_s = 1000
-task_retries = 1
-task_retry_delay_s = 0
-[hotspot.nightly.outputs]
-runs_dir = "runs"
-keep = 2
-[hotspot.backtest]
-periods = 2
-n_bootstrap = 100
-""")
+def write_config(root, base_url: str) -> Path:
+    """The drop folder's months and a config that also asks the stand-in API."""
+    return nightly_config(root, DROP_MONTHS, {
+        "forecast": {"model": "rfg-harm"},
+        "nightly": {
+            "sources": {"api": {
+                "enabled": True, "base_url": base_url, "force": "city-of-london",
+                "force_name": "City of London Police", "include_no_location": True,
+                "timeout_s": 0.5, "max_retries": 1, "backoff_s": 0.01, "max_rate_per_s": 1000,
+                "task_retries": 1, "task_retry_delay_s": 0,
+            }},
+            "outputs": {"keep": 2},
+        },
+        "backtest": {"periods": 2, "n_bootstrap": 100},
+    })
 
 
 @pytest.fixture
@@ -75,12 +60,9 @@ def test_nightly_flow_end_to_end(prefect_harness, tmp_path, fits, monkeypatch):
     from hotspot import publish
     from hotspot.flows.nightly import nightly_flow
 
-    for month in DROP_MONTHS:
-        shutil.copytree(EMBEDDED_DATA / "police-uk" / month, tmp_path / "drop" / month)
     store, runs = tmp_path / "store", tmp_path / "runs"
-    config = tmp_path / "nightly.toml"
     with FakePoliceAPI(WINDOW, cap=150) as api:
-        write_config(config, api.base_url)
+        config = write_config(tmp_path, api.base_url)
 
         # 1. first run: the drop folder's months and the API's newer month, published
         first = nightly_flow(str(config))
@@ -166,22 +148,8 @@ def test_nightly_cli_runs_the_flow(prefect_harness, tmp_path):
 
     from hotspot.cli import app
 
-    for month in DROP_MONTHS[:3]:
-        shutil.copytree(EMBEDDED_DATA / "police-uk" / month, tmp_path / "drop" / month)
-    config = tmp_path / "nightly.toml"
-    config.write_text(f"""
-[hotspot]
-store = "store"
-area = "{AREA}"
-[hotspot.nightly.sources]
-drop_folder = "drop"
-drop_settle_s = 0
-[hotspot.nightly.outputs]
-runs_dir = "runs"
-[hotspot.backtest]
-periods = 1
-n_bootstrap = 100
-""")
+    config = nightly_config(tmp_path, DROP_MONTHS[:3], {
+        "backtest": {"periods": 1, "n_bootstrap": 100}})
     runner = CliRunner()
     first = runner.invoke(app, ["nightly", "--config", str(config)])
     assert first.exit_code == 0, first.output

@@ -13,11 +13,13 @@ from hotspot.evaluation.backtest import backtest
 from hotspot.features.cube import build_cube
 from hotspot.features.grid import build_grid
 from hotspot.models.registry import make_model
+from hotspot.publish import publish_forecast
 from tests.conftest import EMBEDDED_DATA
 
 AREA_FILE = EMBEDDED_DATA / "boundaries" / "city-of-london-wards.gpkg"
 CATEGORIES = ["burglary", "shoplifting", "theft-from-the-person", "violent-crime"]
 # hotspot centres (EPSG:27700 metres) inside the City, and their share of events
+OGL = "Contains public sector information licensed under the Open Government Licence v3.0."
 HOTSPOTS = [((532300.0, 181200.0), 0.30), ((533300.0, 181100.0), 0.20),
             ((531700.0, 181500.0), 0.10)]
 
@@ -75,3 +77,16 @@ def forecast(cube):
 def backtest_result(cube):
     return backtest(cube, ["naive-last", "naive-mean", "naive-longrun"], "2020-07", "2020-12",
                     n_bootstrap=200)
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory, forecast, cube, backtest_result, area):
+    out = tmp_path_factory.mktemp("with-backtest") / "out"
+    return publish_forecast(forecast, cube, out, backtest=backtest_result,
+                            area_parts=area.parts.to_crs("EPSG:4326"), attribution=OGL)
+
+
+@pytest.fixture(scope="session")
+def published_plain(tmp_path_factory, forecast, cube):
+    out = tmp_path_factory.mktemp("plain")
+    return publish_forecast(forecast.squeeze("time"), cube, out)

@@ -13,22 +13,9 @@ from hotspot.evaluation.backtest import BacktestResult
 from hotspot.evaluation.metrics import rank_cells
 from hotspot.publish import FILE_NAMES, cell_table, publish_forecast
 from hotspot.publish.report import baseline_comparison
+from tests.publish.conftest import OGL
 
-OGL = "Contains public sector information licensed under the Open Government Licence v3.0."
 KEYS = {"gpkg", "geojson", "html", "png", "report", "cells_csv"}
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory, forecast, cube, backtest_result, area):
-    out = tmp_path_factory.mktemp("with-backtest") / "out"
-    return publish_forecast(forecast, cube, out, backtest=backtest_result,
-                            area_parts=area.parts.to_crs("EPSG:4326"), attribution=OGL)
-
-
-@pytest.fixture(scope="module")
-def published_plain(tmp_path_factory, forecast, cube):
-    out = tmp_path_factory.mktemp("plain")
-    return publish_forecast(forecast.squeeze("time"), cube, out)
 
 
 @pytest.fixture(scope="module")

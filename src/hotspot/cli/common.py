@@ -43,6 +43,20 @@ ParamOpt = Annotated[
                  "etas-grid.background_time=seasonal (on top of the config's model_params; "
                  "backtest-grid takes V1|V2 for a grid)."),
 ]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option("--target", help="What to forecast: a police.uk category (burglary, "
+                 "vehicle-crime, ...), a group (property, violence, street, or one from the "
+                 "config's target_groups), crime (all but anti-social behaviour), all, or "
+                 "harm (harm-weighted counts). Default: settings' target, else the cube's own."),
+]
+#: ``backtest`` takes several targets at once.
+TargetsOpt = Annotated[
+    str | None,
+    typer.Option("--target", help="Target(s) to backtest, comma-separated (e.g. crime,harm): "
+                 "a police.uk category, a group (property, violence, street), crime, all or "
+                 "harm; one table per target. Default: settings' target, else the cube's own."),
+]
 SeedOpt = Annotated[
     int | None, typer.Option("--seed", help="Bootstrap seed (default: settings' backtest.seed).")
 ]

@@ -20,6 +20,8 @@ from hotspot.cli.common import (
     ParamOpt,
     SeedOpt,
     StoreOpt,
+    TargetOpt,
+    TargetsOpt,
     ToOpt,
     console,
     handle_errors,
@@ -29,12 +31,14 @@ from hotspot.cli.ingest import ingest_app
 from hotspot.cli.nightly import nightly_command, serve_command
 from hotspot.cli.scale import backtest_grid_command
 from hotspot.cli.weather import weather_command
+from hotspot.core.errors import ConfigError
 from hotspot.settings import load_settings
 
 if TYPE_CHECKING:  # heavy imports stay out of `hotspot --help`
     import pandas as pd
 
     from hotspot.evaluation.backtest import BacktestResult
+    from hotspot.pipeline import ForecastRun
 
 app = typer.Typer(
     help="Place-based crime hotspot forecasting: ingest, grid, cube, backtest, forecast.",
@@ -84,23 +88,29 @@ def cube(
         float | None, typer.Option("--max-cube-gb", help="Refuse a cube whose estimated build "
                                    "memory is over this many GB (default 4).")
     ] = None,
+    target: TargetOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Build the counts cube (time x cell) of a store on a square grid; saves STORE/cube.zarr."""
+    """Build the counts cube (time x cell) of a store on a square grid; saves STORE/cube.zarr.
+    With --target its counts are that target's (recorded in the cube), and backtest and
+    forecast use it unless told otherwise."""
     from hotspot.features.cube import cube_periods
-    from hotspot.pipeline import cube_from_store, save_store_cube, settings_area
+    from hotspot.features.targets import cube_target
+    from hotspot.pipeline import save_store_cube, targeted_store_cube
 
     settings = load_settings(config, store=store, cell_size_m=cell, area=area,
                              area_filter=area_filter, crs=crs, freq=freq,
-                             max_cube_gb=max_cube_gb)
-    built = cube_from_store(settings.store, settings.cell_size_m, settings.freq,
-                            settings_area(settings), max_cube_gb=settings.max_cube_gb)
+                             max_cube_gb=max_cube_gb, target=target)
+    built = targeted_store_cube(settings)
     path = save_store_cube(built, settings.store)
     periods = cube_periods(built)
+    total = built["counts"].sum()
+    counted = f"{float(total):,.0f} harm" if built["counts"].dtype.kind == "f" else (
+        f"{int(total)} events")
     console.print(
         f"cube: {built.sizes['time']} periods ({periods[0]}..{periods[-1]}) x "
-        f"{built.sizes['cell']} cells of {settings.cell_size_m:g} m, "
-        f"{int(built['counts'].sum())} events counted -> {path}"
+        f"{built.sizes['cell']} cells of {settings.cell_size_m:g} m, target "
+        f"{cube_target(built)}, {counted} counted -> {path}"
     )
 
 
@@ -121,28 +131,45 @@ def backtest(
                      "with each of none|calendar|weather|all (comma-separated) and report "
                      "paired differences against none."),
     ] = None,
+    target: TargetsOpt = None,
+    boxes: Annotated[
+        int | None, typer.Option("--boxes", help="N of the top-N box hit rate and box PAI "
+                                 "(default: settings' backtest.boxes, 20).")
+    ] = None,
+    offsets: Annotated[
+        int | None, typer.Option("--offsets", help="Score on 1, 2 or 4 grids (shifted by half "
+                                 "a cell in x, y, both): offsets.csv and offset_spread.csv say "
+                                 "how much each score moves with the grid's placement.")
+    ] = None,
     param: ParamOpt = None,
     seed: SeedOpt = None,
     n_bootstrap: NBootstrapOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Rolling-origin backtest: refit at each origin, score the next period."""
+    """Rolling-origin backtest: refit at each origin, score the next period, per target."""
     from hotspot.models import parse_model_names, parse_model_params
     from hotspot.pipeline import open_store_cube, run_backtest, run_covariate_ablation
+    from hotspot.targeting import cube_targets, target_cube
 
-    settings = load_settings(config, store=store, out=out, seed=seed, n_bootstrap=n_bootstrap)
+    settings = load_settings(config, store=store, out=out, seed=seed, n_bootstrap=n_bootstrap,
+                             target=target, backtest={"boxes": boxes, "offsets": offsets})
     names = parse_model_names(models)
     model_params = parse_model_params(param, settings.model_params)
-    options = {"cube": open_store_cube(settings.store, cube_path),
-               "settings": settings.backtest, "model_params": model_params}
+    cube_ = open_store_cube(settings.store, cube_path)
+    targets = cube_targets(cube_, settings)
     with rich_progress() as progress:
         if covariates:
-            ablation = run_covariate_ablation(settings.store, names, from_, to, covariates,
-                                              progress=progress, **options)
+            if len(targets) > 1:
+                raise ConfigError("--covariates runs one target: give one --target")
+            ablation = run_covariate_ablation(
+                settings.store, names, from_, to, covariates, progress=progress,
+                cube=target_cube(cube_, targets[0], settings), settings=settings.backtest,
+                model_params=model_params)
             result = ablation.backtest
         else:
             result = run_backtest(settings.store, names, from_, to, progress=progress,
-                                  **options)
+                                  cube=cube_, settings=settings, model_params=model_params,
+                                  targets=targets)
     paths = ablation.save(settings.out) if covariates else result.save(settings.out)
     _print_summary(result)
     if covariates:
@@ -150,14 +177,26 @@ def backtest(
         console.print(f"ablation: {paths['ablation']}")
     console.print(f"metrics: {paths['metrics']}\nsummary: {paths['summary']}"
                   f"\npredictions: {paths['predictions']}")
+    for key in ("offsets", "offset_spread"):
+        if key in paths:
+            console.print(f"{key}: {paths[key]}")
 
 
 @app.command()
 @handle_errors
 def forecast(
     store: StoreOpt,
-    model: Annotated[str, typer.Option("--model", help="Model to publish.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the published forecast.")],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model to publish, or auto: backtest the candidates "
+                     "(forecast.candidates) over the recent periods and publish the best on "
+                     "forecast.select_by (default the top-N box hit rate) if it beats the best "
+                     "baseline with a paired 95% CI clear of zero, else that baseline; writes "
+                     "selection.json and says in the report which "
+                     "model won and by how much. Default: settings' forecast.model (auto)."),
+    ] = None,
+    target: TargetOpt = None,
     backtest_periods: Annotated[
         int | None,
         typer.Option("--backtest-periods", help="Recent periods to backtest for the report."),
@@ -176,15 +215,14 @@ def forecast(
 
     settings = load_settings(config, store=store, out=out, model=model,
                              backtest_periods=backtest_periods, seed=seed,
-                             n_bootstrap=n_bootstrap)
+                             n_bootstrap=n_bootstrap, target=target)
     model_params = parse_model_params(param, settings.model_params)
     cube_ = open_store_cube(settings.store, cube_path)
     with rich_progress() as progress:
         run = run_forecast(settings, cube=cube_, model_params=model_params, progress=progress)
     if run.backtest is not None:
         _print_summary(run.backtest)
-    _print_outputs(f"forecast for {run.target_period} ({settings.forecast.model})",
-                   run.outputs)
+    _print_forecast(run)
 
 
 @app.command()
@@ -193,15 +231,23 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for every output.")] = Path(
         "out/demo"
     ),
-    model: Annotated[str | None, typer.Option("--model", help="Model to publish.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model to publish for every target; default "
+                                 "auto (the best of the candidates on the backtest).")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Targets to forecast, comma-separated "
+                                 "(default crime,harm).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run the main job on the embedded City of London sample: ingest, cube, backtest the
-    baselines over the last 6 months, publish next month's forecast."""
+    candidate models over the last 6 months for crime and for harm, and publish next
+    month's forecast of each by the model that won (OUT/forecast/crime, OUT/forecast/harm)."""
     from hotspot.demo import run_demo
     from hotspot.models import parse_model_params
 
-    settings = load_settings(config, out=out, model=model)
+    settings = load_settings(config, out=out, model=model, target=target)
     parse_model_params(None, settings.model_params)
     with rich_progress() as progress:
         run = run_demo(settings, progress=progress)
@@ -209,27 +255,54 @@ def demo(
     console.print(f"cube: {run.cube_path}")
     _print_summary(run.backtest)
     console.print(f"backtest: {run.backtest_dir}")
-    _print_outputs(f"forecast for {run.forecast.target_period} ({settings.forecast.model})",
-                   run.forecast.outputs)
+    for forecast_run in run.forecasts.values():
+        _print_forecast(forecast_run)
+
+
+#: (column, metric, coverage) of the printed summary; box rows have no set coverage.
+SUMMARY_COLUMNS: tuple[tuple[str, str, float | None], ...] = (
+    ("top-{boxes} hit rate", "box_hit_rate", None),
+    ("PAI@0.5%", "pai", 0.005),
+    ("PAI@5%", "pai", 0.05),
+    ("log score", "log_score", None),
+)
 
 
 def _print_summary(result: BacktestResult) -> None:
-    coverage = 0.05
-    table = Table(title=f"backtest {result.settings['first_target']}.."
-                        f"{result.settings['last_target']}: mean [95% bootstrap CI]")
-    for column in ("model", "PAI@5%", "hit rate@5%", "PEI@5%", "deviance"):
-        table.add_column(column)
+    """One table per target: mean [95 % CI] of the top-N box hit rate, PAI at 0.5 % and
+    5 % of the area, and the log score, per model."""
+    boxes = result.settings.get("boxes", 20)
     summary = result.summary_table
-    for name in summary["model"].unique():
-        cells = [str(name)]
-        for metric in ("pai", "hit_rate", "pei", "poisson_deviance"):
-            rows = summary[(summary["model"] == name) & (summary["metric"] == metric)]
-            if metric != "poisson_deviance":
-                rows = rows[(rows["coverage"] - coverage).abs() < 1e-9]
-            row = rows.iloc[0]
-            cells.append(f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]")
-        table.add_row(*cells)
-    console.print(table)
+    targets = list(dict.fromkeys(summary["target"])) if "target" in summary else [None]
+    for target in targets:
+        rows = summary if target is None else summary[summary["target"] == target]
+        table = Table(title=f"backtest {result.settings['first_target']}.."
+                            f"{result.settings['last_target']}"
+                            + (f", target {target}" if target is not None else "")
+                            + ": mean [95% bootstrap CI]")
+        table.add_column("model")
+        for header, _, _ in SUMMARY_COLUMNS:
+            table.add_column(header.format(boxes=boxes))
+        for name in rows["model"].unique():
+            cells = [str(name)]
+            for _, metric, coverage in SUMMARY_COLUMNS:
+                found = rows[(rows["model"] == name) & (rows["metric"] == metric)]
+                if coverage is not None:
+                    found = found[(found["coverage"] - coverage).abs() < 1e-9]
+                cells.append(_mean_ci(found.iloc[0]) if len(found) else "n/a")
+            table.add_row(*cells)
+        console.print(table)
+
+
+def _mean_ci(row: pd.Series) -> str:
+    return f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def _print_forecast(run: ForecastRun) -> None:
+    _print_outputs(f"forecast of {run.target} for {run.target_period} ({run.model})",
+                   run.outputs)
+    if run.selection is not None:
+        console.print(run.selection.explain())
 
 
 def _print_ablation(differences: pd.DataFrame) -> None:

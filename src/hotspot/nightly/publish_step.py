@@ -38,12 +38,14 @@ from hotspot.nightly.report import report_section
 from hotspot.nightly.runs import code_version, next_run_name, prune_runs, read_latest, update_latest
 from hotspot.nightly.state import params_fingerprint, read_state, utc_now, write_state
 from hotspot.pipeline import (
+    ModelRecord,
     cube_from_store,
+    forecast_record,
     publish_store_forecast,
-    recent_backtest,
     save_store_cube,
 )
 from hotspot.settings import Settings
+from hotspot.targeting import SELECTION_FILE, harm_view, target_cube, write_selection
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +56,21 @@ HARM_WARDS = "harm_wards.csv"
 
 
 def rebuild_cube(settings: Settings) -> xr.Dataset:
-    """The cube rebuilt from the whole store (only the new months were ingested), saved as
-    ``STORE/cube.zarr``; checks the harm weights cover its categories."""
+    """The cube rebuilt from the whole store (only the new months were ingested), given the
+    settings' target when one is set, saved as ``STORE/cube.zarr``; checks the harm weights
+    cover its categories."""
     cube = cube_from_store(settings.store, settings.cell_size_m, "M", area_of(settings))
     load_harm_weights(settings.nightly.harm.weights).check(cube["category"].values)
+    if settings.target_set:
+        cube = target_cube(cube, settings.targets[0], settings)
     save_store_cube(cube, settings.store)
     return cube
 
 
-def backtest_recent(settings: Settings, cube: xr.Dataset) -> BacktestResult:
-    """The model and the baselines over the newest ``backtest.periods`` held-out months."""
-    return recent_backtest(settings.store, cube, settings.forecast.model, settings.backtest,
-                           model_params=settings.model_params)
+def backtest_recent(settings: Settings, cube: xr.Dataset) -> ModelRecord:
+    """The model (with ``auto``: every candidate) and the baselines over the newest
+    ``backtest.periods`` held-out months, and the model to publish."""
+    return forecast_record(settings.store, cube, settings, model_params=settings.model_params)
 
 
 def _boundaries(settings: Settings) -> gpd.GeoDataFrame:
@@ -92,11 +97,12 @@ def _backtest_summary(record: BacktestResult, coverage: float) -> list[dict[str,
     return json.loads(summary[keep].to_json(orient="records"))
 
 
-def _health(settings: Settings, cube: xr.Dataset, record: BacktestResult, plan: Plan,
-            ingest: IngestSummary, weights: Any, run_name: str, started: float,
+def _health(settings: Settings, cube: xr.Dataset, record: BacktestResult, model: str,
+            plan: Plan, ingest: IngestSummary, weights: Any, run_name: str, started: float,
             runs_dir: Path) -> Health:
-    """The run's health record (``health.json``), its warnings logged by the caller."""
-    health_cfg, model = settings.nightly.health, settings.forecast.model
+    """The run's health record (``health.json``) of the published ``model``, its warnings
+    logged by the caller."""
+    health_cfg = settings.nightly.health
     labels = [period_label(p) for p in cube_periods(cube)]
     drift = drift_check(record, model, coverage=health_cfg.drift_coverage,
                         n_bootstrap=settings.backtest.n_bootstrap,
@@ -120,7 +126,7 @@ def _health(settings: Settings, cube: xr.Dataset, record: BacktestResult, plan: 
             n_targets=int(record.settings["n_targets"]),
             summary=_backtest_summary(record, health_cfg.drift_coverage)),
         drift=drift,
-        harm_hit_rate=json.loads(harm_hit_rates(record, cube, weights).to_json(
+        harm_hit_rate=json.loads(harm_hit_rates(record, harm_view(cube), weights).to_json(
             orient="records")),
         volume=tuple(volume), new_months=tuple(new_months))
 
@@ -128,7 +134,7 @@ def _health(settings: Settings, cube: xr.Dataset, record: BacktestResult, plan: 
 def publish_run(
     settings: Settings,
     cube: xr.Dataset,
-    record: BacktestResult,
+    chosen: ModelRecord,
     *,
     plan: Plan,
     downloads: list[dict[str, Any]],
@@ -139,9 +145,10 @@ def publish_run(
     flow_run_id: str | None = None,
     logger: Logger | None = None,
 ) -> dict[str, Any]:
-    """Fit on everything, publish into a new dated run folder, move ``latest``, prune."""
+    """Fit on everything, publish ``chosen.model`` into a new dated run folder (with
+    ``auto``, ``selection.json`` beside it), move ``latest``, prune."""
     logger = logger or log
-    harm_cfg, model = settings.nightly.harm, settings.forecast.model
+    harm_cfg, model, record = settings.nightly.harm, chosen.model, chosen.record
     runs_dir = Path(settings.nightly.outputs.runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     tmp = runs_dir / f".run-{uuid.uuid4().hex[:8]}.tmp"
@@ -152,17 +159,21 @@ def publish_run(
         published = publish_store_forecast(
             settings.store, cube, model, tmp, record=record,
             params=settings.model_params.get(model), top_share=settings.forecast.top_share,
-            replace=False)  # tmp is the staged run folder, renamed whole below
+            replace=False,  # tmp is the staged run folder, renamed whole below
+            selection=chosen.selection, boxes=settings.backtest.boxes)
+        if chosen.selection is not None:
+            write_selection(chosen.selection, tmp)
         weights = load_harm_weights(harm_cfg.weights)
-        cells = cell_harm(cube, published.forecast.values[0], weights, window=harm_cfg.window)
+        cells = cell_harm(harm_view(cube), published.forecast.values[0], weights,
+                          window=harm_cfg.window)
         write_text_atomic(tmp / HARM_CELLS, cells.to_csv(index=False))
         wards = ward_harm_ranking(read_events(settings.store), cube.attrs["crs"],
                                   _boundaries(settings), weights,
                                   name_column=harm_cfg.name_column, months=harm_cfg.months)
         write_text_atomic(tmp / HARM_WARDS, wards.to_csv(index=False))
         run_name = next_run_name(runs_dir, today or dt.date.today())
-        health = _health(settings, cube, record, plan, ingest, weights, run_name, started,
-                         runs_dir)
+        health = _health(settings, cube, record, model, plan, ingest, weights, run_name,
+                         started, runs_dir)
         new_months = list(health.new_months)
         for message in health.messages:
             logger.warning("nightly health: %s", message)
@@ -185,9 +196,13 @@ def publish_run(
             "run": run_name, "status": health.status, "started_at": started_at,
             "finished_at": utc_now(), "duration_s": health.duration_s,
             "parameters": settings.public(), "data": data, "ingest": ingest.to_dict(),
-            "forecast": {"model": model, "target_period": data["target_period"],
+            "forecast": {"model": model, "target": published.target,
+                         "target_label": cube.attrs.get("target_label", published.target),
+                         "target_period": data["target_period"],
                          "files": sorted([p.name for p in published.outputs.values()]
-                                         + [HARM_CELLS, HARM_WARDS, HEALTH_JSON, RUN_JSON])},
+                                         + [HARM_CELLS, HARM_WARDS, HEALTH_JSON, RUN_JSON]
+                                         + ([SELECTION_FILE] if chosen.selection else []))},
+            "selection": chosen.selection.to_dict() if chosen.selection else None,
             "harm_weights": {**weights.to_dict(), "note": APPROXIMATION_NOTE
                              if weights.approximate else ""},
             "health": health.to_dict(),

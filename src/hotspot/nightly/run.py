@@ -17,6 +17,7 @@ from hotspot.nightly.publish_step import backtest_recent, publish_run, rebuild_c
 from hotspot.nightly.state import utc_now
 from hotspot.pipeline import Step, run_step
 from hotspot.settings import Settings, load_settings
+from hotspot.settings_sections import AUTO
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,11 @@ def check_nightly(settings: Settings) -> None:
     if not nightly.sources.drop_folder and not nightly.sources.api.enabled:
         raise ConfigError("setting 'nightly.sources': no source: set "
                           "nightly.sources.drop_folder or nightly.sources.api.enabled = true")
-    parse_model_params(None, {settings.forecast.model: {},
+    if len(settings.targets) > 1:
+        raise ConfigError(f"setting 'target': the nightly pass publishes one target, got "
+                          f"{settings.target!r}: give one name (e.g. crime or harm)")
+    chosen = [] if settings.forecast.model == AUTO else [settings.forecast.model]
+    parse_model_params(None, {**{m: {} for m in chosen},
                               **settings.model_params})  # bad parameters fail now
 
 
@@ -83,8 +88,8 @@ def run_nightly(
             logger.info("%s", NOT_CHANGED)
             return nothing_new_result(plan, NOT_CHANGED)
         cube = step(CUBE, rebuild_cube, settings)
-        record = step(BACKTEST, backtest_recent, settings, cube)
-        result = step(PUBLISH, publish_run, settings, cube, record, plan=plan,
+        chosen = step(BACKTEST, backtest_recent, settings, cube)
+        result = step(PUBLISH, publish_run, settings, cube, chosen, plan=plan,
                       downloads=downloads, ingest=ingest, started=started,
                       started_at=started_at, today=today, flow_run_id=flow_run_id,
                       logger=logger)

@@ -18,6 +18,7 @@ import xarray as xr
 from hotspot.core.atomic import atomic_path, replace_folder, write_text_atomic
 from hotspot.core.errors import DataError
 from hotspot.evaluation.backtest import BacktestResult
+from hotspot.evaluation.selection import Selection
 from hotspot.features.cube import grid_of
 from hotspot.publish.cells import EXTRA_COLUMNS, LEADING_COLUMNS, ForecastInfo, cell_table
 from hotspot.publish.maps import WGS84, folium_html, map_title, static_png
@@ -58,6 +59,8 @@ def publish_forecast(
     attribution: str | None = None,
     owned: tuple[str, ...] = (),
     replace: bool = True,
+    selection: Selection | None = None,
+    boxes: int = 20,
 ) -> dict[str, Path]:
     """Publish a forecast's cells, maps and report as the folder ``out_dir`` (replaced
     whole); return paths by key. ``owned`` names further entries a previous run of the
@@ -65,7 +68,7 @@ def publish_forecast(
     staging a larger run folder (see :func:`write_forecast` for the rest)."""
     out_dir = Path(out_dir)
     options = {"backtest": backtest, "area_parts": area_parts, "top_share": top_share,
-               "attribution": attribution}
+               "attribution": attribution, "selection": selection, "boxes": boxes}
     if not replace:
         return write_forecast(forecast, cube, out_dir, **options)
     with replace_folder(out_dir, owned=(*FILE_NAMES.values(), *owned)) as staging:
@@ -82,6 +85,8 @@ def write_forecast(
     area_parts: gpd.GeoDataFrame | None = None,
     top_share: float = 0.05,
     attribution: str | None = None,
+    selection: Selection | None = None,
+    boxes: int = 20,
 ) -> dict[str, Path]:
     """Write a forecast's cells, maps and report into ``out_dir``; return paths by key.
 
@@ -95,32 +100,43 @@ def write_forecast(
     backtest
         A backtest record to summarise in the report, with the baseline comparison.
     area_parts
-        Boundaries to draw (e.g. wards, any CRS); default the cube's study area.
+        Boundaries to draw (e.g. wards, any CRS); default the cube's study area. Their
+        names (column ``NAME``, ``name`` or the first text column) become each cell's
+        ``area_name``.
     top_share
         Area share whose whole top-ranked cells are marked ``in_top`` and mapped.
     attribution
         Data licence text for the report (e.g. the Open Government Licence notice).
+    selection
+        How ``forecast --model auto`` chose the model: the report opens with the choice.
+    boxes
+        N of the top-N boxes marked ``in_boxes`` and listed in the report (the patrol
+        list; the backtest's box scores use the same N).
 
     Returns
     -------
     Paths by key: ``gpkg, geojson, html, png, report, cells_csv``.
     """
-    table, info = cell_table(forecast, cube, top_share)
+    table, info = cell_table(forecast, cube, top_share, boxes=boxes, area_parts=area_parts)
     if not float(table["expected"].sum()) > 0:
         # ranking all-zero expectations would publish cells "ranked" by cell id alone
+        what = "harm" if info.weighted else "crimes"
         raise DataError(
-            f"the {info.model} forecast for {info.target_label} expects 0 crimes in every "
+            f"the {info.model} forecast for {info.target_label} expects 0 {what} in every "
             "cell: there is nothing to rank, so nothing was published (does the cube count "
-            "any events? check its area and the latest periods)")
+            f"any events of the target {info.target_title}? check its area, target and the "
+            "latest periods)")
     table = table[LEADING_COLUMNS + EXTRA_COLUMNS]
     boundary = _boundary(cube, area_parts)
     cell_size = float(cube.attrs["cell_size_m"])
-    title = map_title(info.model, info.target_label, float(top_share))
+    title = map_title(info.model, info.target_label, float(top_share),
+                      target_title=info.target_title)
     html = folium_html(table, boundary, title=title, cell_size_m=cell_size)
     png = static_png(table, boundary, title=title, cell_size_m=cell_size)
     csv = table.drop(columns="geometry").to_csv(index=False)
     report = render_report(table, cube, info, top_share=float(top_share), backtest=backtest,
-                           attribution=attribution, files=list(FILE_NAMES.values()))
+                           attribution=attribution, files=list(FILE_NAMES.values()),
+                           selection=selection)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,11 +4,14 @@ Ranks come from ``evaluation.metrics.rank_cells`` (expected density, ties by cel
 the published ranking is exactly the one the backtest metrics scored. ``in_top`` marks the
 cells taken whole, in rank order, while they fit inside ``top_share`` of the study area:
 the whole-cell part of the metrics' coverage rule (the partially counted next cell is not
-marked).
+marked). ``in_boxes`` marks the first ``boxes`` cells of the same ranking, whole: the
+patrol list the backtest's box scores measured. Each cell also gets a WGS84 point and the
+name of the study-area part containing it (``publish.places``), and the target it counts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -19,26 +22,49 @@ import xarray as xr
 from hotspot.core.errors import ConfigError, DataError, GridError
 from hotspot.core.periods import period_label, to_period
 from hotspot.core.ranking import rank_cells
+from hotspot.evaluation.metrics import check_boxes
 from hotspot.features.cube import check_cube, grid_of
+from hotspot.publish.places import area_names, lat_lon, representative_points
 
 #: Leading columns of every published table, in this order.
 LEADING_COLUMNS = ["cell_id", "rank", "expected", "geometry"]
 #: Further columns, after ``LEADING_COLUMNS``.
-EXTRA_COLUMNS = ["area_m2", "expected_per_km2", "in_top", "target_period", "model"]
+EXTRA_COLUMNS = ["area_m2", "expected_per_km2", "density_per_km2", "in_top", "in_boxes",
+                 "lat", "lon", "area_name", "target_period", "model", "target"]
+#: Label of an untargeted cube (every row counted).
+ALL_LABEL = "All categories"
+#: What the expected values are, for count targets and for harm targets.
+COUNTED_CRIMES = "expected crimes"
+COUNTED_HARM = "expected harm (days of imprisonment, approximate CCHI-style weights)"
 
 
 @dataclass(frozen=True)
 class ForecastInfo:
-    """What a forecast says about itself: model, cutoff and target period."""
+    """What a forecast says about itself: model, cutoff and target period, and what it
+    counts (``target_name`` the slug, ``target_title`` for people; ``weighted`` for harm).
+
+    ``target`` is the *period* forecast (label ``target_label``), as it was before targets
+    existed and callers still read it; what is counted is ``target_name``.
+    """
 
     model: str
     cutoff: str | None
     target: pd.Period
     freq: str
+    target_name: str = "all"
+    target_title: str = ALL_LABEL
+    weighted: bool = False
+    boxes: int = 20
+    area_name_column: str | None = None
 
     @property
     def target_label(self) -> str:
         return period_label(self.target)
+
+    @property
+    def counted(self) -> str:
+        """What the expected values are, in words."""
+        return COUNTED_HARM if self.weighted else COUNTED_CRIMES
 
 
 def percent_label(share: float) -> str:
@@ -111,7 +137,10 @@ def forecast_values(forecast: xr.DataArray, cube: xr.Dataset) -> tuple[np.ndarra
                         "cannot tell which period it is for")
     model = str(forecast.attrs.get("model") or forecast.name or "unknown model")
     return values, ForecastInfo(model=model, cutoff=None if cutoff is None else str(cutoff),
-                                target=target, freq=freq)
+                                target=target, freq=freq,
+                                target_name=str(cube.attrs.get("target", "all")),
+                                target_title=str(cube.attrs.get("target_label") or ALL_LABEL),
+                                weighted="target_weights" in cube.attrs)
 
 
 def top_mask(order: np.ndarray, area_m2: np.ndarray, top_share: float) -> np.ndarray:
@@ -127,14 +156,17 @@ def top_mask(order: np.ndarray, area_m2: np.ndarray, top_share: float) -> np.nda
 
 
 def cell_table(
-    forecast: xr.DataArray, cube: xr.Dataset, top_share: float = 0.05
+    forecast: xr.DataArray, cube: xr.Dataset, top_share: float = 0.05, *,
+    boxes: int = 20, area_parts: gpd.GeoDataFrame | None = None,
 ) -> tuple[gpd.GeoDataFrame, ForecastInfo]:
     """The published table in the cube's CRS, sorted by rank (1 = highest expected density).
 
-    Columns: ``cell_id, rank, expected, geometry, area_m2, expected_per_km2, in_top,
-    target_period, model``.
+    Columns: :data:`LEADING_COLUMNS` then :data:`EXTRA_COLUMNS`. ``in_boxes`` marks the
+    ``boxes`` top-ranked cells; ``area_name`` is the name of the ``area_parts`` part (e.g.
+    ward) holding the cell's point, "" without parts (the column used is in the info).
     """
     top_share = check_top_share(top_share)
+    boxes = check_boxes(boxes)
     values, info = forecast_values(forecast, cube)
     cells = grid_of(cube).cells
     cell_ids = np.asarray(cube["cell"].values).astype(str)
@@ -144,19 +176,32 @@ def cell_table(
     order = rank_cells(values, area_m2, cell_ids)
     rank = np.empty(order.size, dtype=np.int64)
     rank[order] = np.arange(1, order.size + 1)
+    geometry = gpd.GeoSeries(cells.geometry.to_numpy(), crs=cube.attrs["crs"])
+    points = representative_points(geometry)
+    lat, lon = lat_lon(points)
+    names, name_col = area_names(points, area_parts)
+    density = values / area_m2 * 1e6
     table = gpd.GeoDataFrame(
         {
             "cell_id": cell_ids.astype(object),
             "rank": rank,
             "expected": values,
-            "geometry": cells.geometry.to_numpy(),
+            "geometry": geometry.to_numpy(),
             "area_m2": area_m2,
-            "expected_per_km2": values / area_m2 * 1e6,
+            "expected_per_km2": density,
+            "density_per_km2": density,
             "in_top": top_mask(order, area_m2, top_share),
+            # the ranking is the one rank_cells gives the box scores: the same N cells
+            "in_boxes": rank <= boxes,
+            "lat": lat,
+            "lon": lon,
+            "area_name": names,
             "target_period": info.target_label,
             "model": info.model,
+            "target": info.target_name,
         },
         geometry="geometry",
         crs=cube.attrs["crs"],
     )
+    info = dataclasses.replace(info, boxes=boxes, area_name_column=name_col)
     return table.iloc[order].reset_index(drop=True), info

@@ -26,8 +26,11 @@ WGS84 = "EPSG:4326"
 _TOP_COLOURS = ["#fee391", "#fe9929", "#cc4c02", "#662506"]
 
 
-def map_title(model: str, target_label: str, top_share: float) -> str:
-    return f"Forecast {target_label} · {model} · top {percent_label(top_share)} of area"
+def map_title(model: str, period: str, top_share: float, *,
+              target_title: str = "All categories") -> str:
+    """The maps' title: what is forecast (the target), for when, by which model."""
+    return (f"{target_title} forecast {period} · {model} · top {percent_label(top_share)} "
+            "of area")
 
 
 def folium_html(
