@@ -36,7 +36,6 @@ from hotspot.evaluation.metrics import DEFAULT_COVERAGES, check_boxes
 from hotspot.evaluation.parallel import (
     UNIT_METRIC_COLUMNS,
     UNIT_PREDICTION_COLUMNS,
-    cube_target,
     make_unit,
     run_serial,
     save_tables,
@@ -44,6 +43,7 @@ from hotspot.evaluation.parallel import (
     to_jsonable,
 )
 from hotspot.features.cube import check_cube, cube_periods
+from hotspot.features.targets import cube_target
 from hotspot.models.base import Covariates
 from hotspot.models.registry import make_model
 

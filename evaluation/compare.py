@@ -42,15 +42,17 @@ COMPARISON_COLUMNS = ["target", "model", "metric", "coverage", "baseline", "n_pe
 ORACLE_SHARE_COLUMNS = ["target", "model", "metric", "coverage", "baseline", "n_periods",
                         "model_mean", "baseline_mean", "oracle_mean", "share"]
 
-_NO_COVERAGE = -1.0  # pivot key of scores without a set coverage (box rows, log score, ...)
+#: Group key of scores without a set coverage (box rows, log score, deviance).
+NO_COVERAGE = -1.0
 
 
-def _keyed(metrics: pd.DataFrame) -> pd.DataFrame:
+def keyed_by_coverage(metrics: pd.DataFrame) -> pd.DataFrame:
     """The table with ``target`` (``all`` when absent) and a ``_coverage`` key: the set
-    coverage, or ``_NO_COVERAGE`` for box rows and coverage-free scores."""
+    coverage, or :data:`NO_COVERAGE` for box rows and coverage-free scores (a box row's
+    coverage is its forecast's own area share, so it cannot be a group key)."""
     table = metrics if "target" in metrics.columns else metrics.assign(target="all")
     coverage = table["coverage"].astype(float)
-    key = np.where(box_rows(table) | coverage.isna().to_numpy(), _NO_COVERAGE, coverage)
+    key = np.where(box_rows(table) | coverage.isna().to_numpy(), NO_COVERAGE, coverage)
     return table.assign(_coverage=key)
 
 
@@ -94,7 +96,7 @@ def paired_differences(
     ``target`` picks one target of the table (needed only when it holds several). The
     oracle hit rate is no score of a model and is left out.
     """
-    table = _one_target(_keyed(metrics), target)
+    table = _one_target(keyed_by_coverage(metrics), target)
     table = table[table["metric"] != "oracle_hit_rate"]
     wide = _wide(table)
     for name in (model, reference):
@@ -105,7 +107,7 @@ def paired_differences(
         diff = (group[model] - group[reference]).to_numpy(dtype=float)
         row = _diff_row(diff, metric, n_bootstrap, seed)
         rows.append({"metric": metric,
-                     "coverage": np.nan if coverage == _NO_COVERAGE else coverage,
+                     "coverage": np.nan if coverage == NO_COVERAGE else coverage,
                      "model": model, "reference": reference,
                      "n_periods": row["n_periods"], "mean_diff": row["mean_diff"],
                      "ci_low": row["ci_low"], "ci_high": row["ci_high"],
@@ -162,10 +164,10 @@ def _best_paired_baseline(group: pd.DataFrame, model: str, baselines: list[str],
 
 def _score_groups(metrics: pd.DataFrame, scores: tuple[str, ...], coverage: float | None):
     """(target, metric, coverage key, periods × models) for each score to compare."""
-    table = _keyed(metrics)
+    table = keyed_by_coverage(metrics)
     table = table[table["metric"].isin(scores)]
     if coverage is not None:  # one set coverage; scores without one are always kept
-        keep = (table["_coverage"] == _NO_COVERAGE) | np.isclose(table["_coverage"], coverage)
+        keep = (table["_coverage"] == NO_COVERAGE) | np.isclose(table["_coverage"], coverage)
         table = table[keep]
     wide = _wide(table)
     order = {name: i for i, name in enumerate(scores)}
@@ -193,7 +195,7 @@ def comparison_table(metrics: pd.DataFrame, *, n_bootstrap: int = 2000, seed: in
         baselines = [str(c) for c in group.columns if is_baseline(str(c))]
         for model in (str(c) for c in group.columns if not is_baseline(str(c))):
             row = {"target": target, "model": model, "metric": metric,
-                   "coverage": np.nan if cov == _NO_COVERAGE else float(cov)}
+                   "coverage": np.nan if cov == NO_COVERAGE else float(cov)}
             baseline, _ = _best_paired_baseline(group, model, baselines, metric)
             if baseline is None:
                 rows.append({**row, "baseline": None, "n_periods": 0, "model_mean": np.nan,
@@ -212,9 +214,9 @@ def comparison_table(metrics: pd.DataFrame, *, n_bootstrap: int = 2000, seed: in
 def _oracle_by_period(metrics: pd.DataFrame) -> pd.DataFrame:
     """Oracle hit rate per (target, metric it bounds, coverage key, period) × model: at set
     coverages it bounds ``hit_rate``, at the boxes' share ``box_hit_rate``."""
-    table = _keyed(metrics)
+    table = keyed_by_coverage(metrics)
     oracle = table[table["metric"] == "oracle_hit_rate"]
-    bounds = np.where(oracle["_coverage"] == _NO_COVERAGE, "box_hit_rate", "hit_rate")
+    bounds = np.where(oracle["_coverage"] == NO_COVERAGE, "box_hit_rate", "hit_rate")
     return _wide(oracle.assign(metric=bounds))
 
 
@@ -240,7 +242,7 @@ def oracle_share(metrics: pd.DataFrame) -> pd.DataFrame:
             kept = with_oracle[with_oracle["_oracle"].notna()]
             baseline, _ = _best_paired_baseline(kept, model, baselines, metric)
             row = {"target": target, "model": model, "metric": metric,
-                   "coverage": np.nan if cov == _NO_COVERAGE else float(cov),
+                   "coverage": np.nan if cov == NO_COVERAGE else float(cov),
                    "baseline": baseline}
             if baseline is None:
                 rows.append({**row, "n_periods": 0, "model_mean": np.nan,

@@ -46,6 +46,7 @@ from hotspot.evaluation.bootstrap import summarise
 from hotspot.evaluation.metrics import check_boxes, score_forecast
 from hotspot.features.cube import cube_periods
 from hotspot.features.cube_lazy import open_cube_lazy
+from hotspot.features.targets import cube_target
 from hotspot.ingest.store import read_events
 from hotspot.models.base import Covariates
 from hotspot.models.registry import make_model
@@ -107,11 +108,6 @@ def make_unit(model: str, origin: pd.Period | str, target: pd.Period | str,
 
 def _label(period: pd.Period | str) -> str:
     return period_label(period) if isinstance(period, pd.Period) else str(period)
-
-
-def cube_target(cube: xr.Dataset) -> str:
-    """The target a cube's ``counts`` hold (``all`` for a cube built before targets)."""
-    return str(cube.attrs.get("target", "all"))
 
 
 def score_unit(

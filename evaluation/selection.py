@@ -38,7 +38,7 @@ import pandas as pd
 
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.evaluation.bootstrap import bootstrap_mean_ci
-from hotspot.evaluation.compare import is_baseline, model_name
+from hotspot.evaluation.compare import HIGHER_IS_BETTER, is_baseline, model_name
 
 #: Models from simplest to most complex: a near-tie is published as the earlier one.
 SIMPLICITY: tuple[str, ...] = (
@@ -57,8 +57,8 @@ SCORES: dict[str, tuple[bool, str]] = {
     "poisson_deviance": (False, "Poisson deviance"),
 }
 
-#: Scores where a smaller value is better.
-LOWER_IS_BETTER = frozenset({"poisson_deviance"})
+#: Scores where a smaller value is better (the direction ``compare`` defines once).
+LOWER_IS_BETTER = frozenset(m for m, higher in HIGHER_IS_BETTER.items() if not higher)
 
 #: The rule in one sentence, closing every :meth:`Selection.explain` paragraph.
 RULE = ("Rule: the candidate with the best mean over the periods all were scored on is "

@@ -233,7 +233,7 @@ def apply_target(cube: xr.Dataset, target: Target) -> xr.Dataset:
 
 def cube_target(cube: xr.Dataset) -> str:
     """The canonical name of the cube's target (``all`` for an untargeted cube)."""
-    return cube.attrs.get("target", ALL)
+    return str(cube.attrs.get("target", ALL))
 
 
 def target_of(cube: xr.Dataset) -> Target | None:

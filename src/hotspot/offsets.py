@@ -21,17 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
-from hotspot.evaluation.compare import HIGHER_IS_BETTER
-from hotspot.evaluation.metrics import box_rows
+from hotspot.evaluation.compare import HIGHER_IS_BETTER, keyed_by_coverage
 
 OFFSET_COLUMNS = ["model", "target", "offset_x", "offset_y", "metric", "coverage", "mean"]
 SPREAD_COLUMNS = ["model", "target", "metric", "coverage", "n_offsets", "min", "max",
                   "spread", "rank_changes"]
-
-_NO_COVERAGE = -1.0  # group key of rows without a set coverage (box rows, log score, ...)
 
 
 def offset_tables(metrics_by_offset: Mapping[tuple[float, float], pd.DataFrame]
@@ -66,12 +62,9 @@ def _keyed_means(metrics_by_offset: Mapping[tuple[float, float], pd.DataFrame]
     coverage, or one key for the box rows and the scores without a coverage)."""
     frames = []
     for (ox, oy), metrics in metrics_by_offset.items():
-        table = metrics if "target" in metrics.columns else metrics.assign(target="all")
-        coverage = table["coverage"].astype(float)
-        no_set = box_rows(table) | coverage.isna().to_numpy()
-        keyed = table.assign(_key=np.where(no_set, _NO_COVERAGE, coverage),
-                             value=pd.to_numeric(table["value"], errors="coerce"),
-                             coverage=coverage)
+        table = keyed_by_coverage(metrics).rename(columns={"_coverage": "_key"})
+        keyed = table.assign(value=pd.to_numeric(table["value"], errors="coerce"),
+                             coverage=table["coverage"].astype(float))
         means = (keyed.groupby(["model", "target", "metric", "_key"], sort=False)
                  .agg(coverage=("coverage", "mean"), mean=("value", "mean")).reset_index())
         frames.append(means.assign(offset_x=float(ox), offset_y=float(oy)))

@@ -32,6 +32,7 @@ from hotspot.features.harm import load_harm_weights
 from hotspot.features.targets import (
     ALL,
     HARM,
+    Target,
     apply_target,
     cube_target,
     resolve_target,
@@ -53,19 +54,25 @@ COMPARISON_FILE, ORACLE_FILE = "comparison.csv", "oracle_share.csv"
 # ------------------------------------------------------------------------ targets
 
 
+def _resolve(name: str, categories: Sequence[str], settings: Settings | None) -> Target:
+    """``resolve_target`` with the settings' groups and harm weights (``None``: the shipped
+    ones); only a harm target reads the weights table."""
+    weights = None
+    path = settings.harm_weights_file if settings is not None else None
+    if target_slug(name) == HARM and path is not None:
+        weights = load_harm_weights(path)
+    return resolve_target(name, categories,
+                          groups=settings.target_groups if settings is not None else None,
+                          harm_weights=weights)
+
+
 def check_target_names(names: Sequence[str], categories: Sequence[str],
                        settings: Settings | None = None) -> None:
     """Raise the one-line error :func:`target_cube` would for any of ``names``, against
     categories known before a cube exists (e.g. police.uk's, for the demo), so a bad name
     is refused before anything is written."""
-    weights = None
-    path = settings.harm_weights_file if settings is not None else None
     for name in names:
-        if target_slug(name) == HARM and path is not None:
-            weights = load_harm_weights(path)
-        resolve_target(name, categories,
-                       groups=settings.target_groups if settings is not None else None,
-                       harm_weights=weights)
+        _resolve(name, categories, settings)
 
 
 def target_cube(cube: xr.Dataset, name: str, settings: Settings | None = None) -> xr.Dataset:
@@ -79,14 +86,7 @@ def target_cube(cube: xr.Dataset, name: str, settings: Settings | None = None) -
                   if "category" in cube.coords and cube.sizes.get("category", 0) else [])
     if not categories and target_slug(name) == ALL:
         return cube
-    weights = None
-    path = settings.harm_weights_file if settings is not None else None
-    if target_slug(name) == HARM and path is not None:
-        weights = load_harm_weights(path)  # only a harm target reads the table
-    target = resolve_target(name, categories,
-                            groups=settings.target_groups if settings is not None else None,
-                            harm_weights=weights)
-    return apply_target(cube, target)
+    return apply_target(cube, _resolve(name, categories, settings))
 
 
 def cube_targets(cube: xr.Dataset, settings: Settings) -> list[str]:

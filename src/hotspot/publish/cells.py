@@ -24,6 +24,7 @@ from hotspot.core.periods import period_label, to_period
 from hotspot.core.ranking import rank_cells
 from hotspot.evaluation.metrics import check_boxes
 from hotspot.features.cube import check_cube, grid_of
+from hotspot.features.targets import cube_target
 from hotspot.publish.places import area_names, lat_lon, representative_points
 
 #: Leading columns of every published table, in this order.
@@ -138,7 +139,7 @@ def forecast_values(forecast: xr.DataArray, cube: xr.Dataset) -> tuple[np.ndarra
     model = str(forecast.attrs.get("model") or forecast.name or "unknown model")
     return values, ForecastInfo(model=model, cutoff=None if cutoff is None else str(cutoff),
                                 target=target, freq=freq,
-                                target_name=str(cube.attrs.get("target", "all")),
+                                target_name=cube_target(cube),
                                 target_title=str(cube.attrs.get("target_label") or ALL_LABEL),
                                 weighted="target_weights" in cube.attrs)
 

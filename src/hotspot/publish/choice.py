@@ -12,23 +12,14 @@ import math
 
 from hotspot.core.markdown import escape_cell, escape_text, markdown_table
 from hotspot.evaluation.selection import Selection
-
-
-def _num(value: object, sign: bool = False) -> str:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "n/a"
-    if not math.isfinite(number):
-        return "n/a"
-    return f"{number:+.3f}" if sign else f"{number:.3f}"
+from hotspot.publish.track_record import number_text
 
 
 def _interval(mean: object, low: object, high: object, sign: bool = False) -> str:
-    text = _num(mean, sign)
+    text = number_text(mean, sign=sign)
     if text == "n/a":
         return text
-    low_text, high_text = _num(low, sign), _num(high, sign)
+    low_text, high_text = number_text(low, sign=sign), number_text(high, sign=sign)
     if "n/a" in (low_text, high_text):
         return f"{text} [no CI]"
     return f"{text} [{low_text}, {high_text}]"

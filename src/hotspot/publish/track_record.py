@@ -51,7 +51,9 @@ def _row(table: pd.DataFrame, model: str, metric: str, coverage: float | None) -
     return None if rows.empty else rows.iloc[0]
 
 
-def _num(value: Any, digits: int = 3, sign: bool = False) -> str:
+def number_text(value: Any, digits: int = 3, sign: bool = False) -> str:
+    """A number as the reports print it (``sign``: with + or −), ``n/a`` when it is not
+    a finite number."""
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -61,10 +63,12 @@ def _num(value: Any, digits: int = 3, sign: bool = False) -> str:
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
 
 
+
 def _with_ci(row: pd.Series | None) -> str:
     if row is None or not math.isfinite(float(row["mean"])):
         return "n/a"
-    return f"{_num(row['mean'])} [{_num(row['ci_low'])}, {_num(row['ci_high'])}]"
+    return (f"{number_text(row['mean'])} [{number_text(row['ci_low'])}, "
+            f"{number_text(row['ci_high'])}]")
 
 
 def _overlap(a: pd.Series, b: pd.Series) -> bool | None:
@@ -100,8 +104,8 @@ def _compare_clause(
         intervals = "their 95 % intervals overlap, so the backtest does not clearly separate them"
     else:
         intervals = "their 95 % intervals do not overlap"
-    return (f"on {label} {model} ({_num(mine)}) {verdict} the best baseline {best_name} "
-            f"({_num(theirs)}), and {intervals}")
+    return (f"on {label} {model} ({number_text(mine)}) {verdict} the best baseline {best_name} "
+            f"({number_text(theirs)}), and {intervals}")
 
 
 def baseline_comparison(table: pd.DataFrame, model: str, target: str | None = None) -> str:
@@ -203,12 +207,13 @@ def comparison_lines(comparison: pd.DataFrame, boxes: int) -> list[str]:
                 rows.append([model, _score_name(metric, coverage, boxes), "none scored",
                              "n/a", "n/a", "n/a", 0])
                 continue
-            diff = (f"{_num(row['mean_diff'], sign=True)} [{_num(row['ci_low'], sign=True)}, "
-                    f"{_num(row['ci_high'], sign=True)}]")
+            diff = (f"{number_text(row['mean_diff'], sign=True)} "
+                    f"[{number_text(row['ci_low'], sign=True)}, "
+                    f"{number_text(row['ci_high'], sign=True)}]")
             if bool(row["clear"]):
                 diff += f" {CLEAR_MARK}"
             rows.append([model, _score_name(metric, coverage, boxes), row["baseline"],
-                         _num(row["model_mean"]), _num(row["baseline_mean"]), diff,
+                         number_text(row["model_mean"]), number_text(row["baseline_mean"]), diff,
                          int(row["n_periods"])])
     header = ["model", "score", "best baseline", "model mean", "baseline mean",
               "difference [95 % CI]", "periods"]
@@ -226,8 +231,9 @@ def oracle_lines(shares: pd.DataFrame, boxes: int) -> list[str]:
         share = row["share"]
         share_text = "n/a (no gap)" if not math.isfinite(float(share)) else f"{share * 100:.0f} %"
         rows.append([row["model"], _score_name(str(row["metric"]), coverage, boxes),
-                     row["baseline"] or "none", _num(row["model_mean"]),
-                     _num(row["baseline_mean"]), _num(row["oracle_mean"]), share_text])
+                     row["baseline"] or "none", number_text(row["model_mean"]),
+                     number_text(row["baseline_mean"]), number_text(row["oracle_mean"]),
+                     share_text])
     header = ["model", "score", "best baseline", "model", "baseline", "oracle",
               "share of the gap"]
     return markdown_table(header, rows)
