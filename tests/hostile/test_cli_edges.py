@@ -1,6 +1,7 @@
 """Hostile cases at the command edge (issue 13, items 8-12): one ``error:`` line and exit 2,
 never a traceback, for paths and data that look like Rich markup, file-system faults, bad
-``--param`` values, odd ``--config`` files and ``--area`` files without polygons.
+``--param`` values, odd ``--config`` files and ``--area`` files without polygons; and
+(issue 14) unknown ``--target`` names and bad ``--boxes``/``--offsets``.
 
 Every case runs in its own folder ``ROOT`` holding a private copy of the session's base
 store at ``ROOT/store``. File-system faults (a read-only disk, a full disk) cannot be made
@@ -250,6 +251,35 @@ CASES = [
                     "--param", "self-exciting-counts.max_periods=abc", "--out", r / "out"),
          error=r"self-exciting-counts: parameter max_periods must be an integer",
          untouched=("store",), why="the key was not named"),
+    # issue 14: targets, boxes and offsets
+    Case("backtest-unknown-target",
+         lambda r: ("backtest", "--store", r / "store", *BACKTEST, "--target", "nope",
+                    "--out", r / "out"),
+         error=r"unknown target 'nope': choose from all, crime, harm, property, .*burglary",
+         untouched=("store",), after=_no_out, why="a new option: one line listing targets"),
+    Case("forecast-unknown-target",
+         lambda r: ("forecast", "--store", r / "store", *FORECAST, "--target", "nope",
+                    "--out", r / "out"),
+         error=r"unknown target 'nope': choose from all, crime, harm",
+         untouched=("store",), after=_no_out, why="a new option: one line listing targets"),
+    Case("cube-unknown-target",
+         lambda r: ("cube", "--store", r / "store", "--target", "Nope"),
+         error=r"unknown target 'Nope': choose from all, crime, harm",
+         untouched=("store",), why="the stored cube is kept as it was"),
+    Case("demo-unknown-target",
+         lambda r: ("demo", "--out", r / "out", "--target", "nope"),
+         error=r"unknown target 'nope': choose from all, crime, harm",
+         after=_no_out, why="refused before the sample is ingested into OUT/store"),
+    Case("backtest-boxes-zero",
+         lambda r: ("backtest", "--store", r / "store", *BACKTEST, "--boxes", "0",
+                    "--out", r / "out"),
+         error=r"backtest\.boxes.*greater than or equal to 1", untouched=("store",),
+         after=_no_out, why="a new option"),
+    Case("backtest-offsets-three",
+         lambda r: ("backtest", "--store", r / "store", *BACKTEST, "--offsets", "3",
+                    "--out", r / "out"),
+         error=r"backtest\.offsets.*must be 1, 2 or 4", untouched=("store",),
+         after=_no_out, why="a new option"),
     Case("covariates-none-alone",
          lambda r: ("backtest", "--store", r / "store", "--models", "naive-mean,glm", *RANGE,
                     "--covariates", "none", "--out", r / "out"),
