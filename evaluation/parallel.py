@@ -42,6 +42,7 @@ from hotspot.core.atomic import atomic_path, write_text_atomic
 from hotspot.core.coverages import DEFAULT_BOXES
 from hotspot.core.errors import ConfigError, DataError
 from hotspot.core.periods import period_label, to_period
+from hotspot.core.progress import with_detail
 from hotspot.evaluation.bootstrap import summarise
 from hotspot.evaluation.metrics import check_boxes, score_forecast
 from hotspot.features.cube import cube_periods
@@ -404,10 +405,13 @@ def run_serial(
 ) -> list[UnitResult]:
     """Score ``units`` one after another (the reference the distributed runs must match)."""
     results = []
-    for done, unit in enumerate(units, start=1):
+    for done, unit in enumerate(units):
+        if progress is not None:  # before the fit, so the bar names what runs now
+            progress(with_detail("backtest", f"{unit.model} -> {unit.target}"), done,
+                     len(units))
         results.append(score(unit))
-        if progress is not None:
-            progress("backtest", done, len(units))
+    if progress is not None:
+        progress("backtest", len(units), len(units))
     return results
 
 

@@ -13,11 +13,22 @@ An ``xarray.Dataset`` with
 
 ``build_cube`` makes one, ``save_cube``/``open_cube`` store it as zarr, ``check_cube``
 runs wherever a cube comes in, ``grid_of`` restores its grid.
+
+On disk the cube is Zarr v3 with consolidated metadata (plain ``xr.open_zarr(path)`` opens
+it without a warning; every array keeps its own ``zarr.json`` too, which is what GDAL's
+Zarr driver and other implementations read) and CF-1.8
+attributes (:func:`cf_encode`): ``units`` and ``long_name`` on every numeric variable,
+``standard_name`` on the cell centres and areas, and a ``spatial_ref`` grid-mapping
+variable holding the CRS as WKT, named by each count variable's ``grid_mapping``. The
+grid is a 1-D ``cell`` dimension, not an x/y raster: ``x``/``y`` are the cell centres.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +36,8 @@ import numpy as np
 import pandas as pd
 import shapely
 import xarray as xr
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from hotspot.core.area import same_crs
 from hotspot.core.atomic import atomic_path
@@ -226,13 +239,113 @@ def grid_of(cube: xr.Dataset) -> Grid:
     )
 
 
+#: The grid-mapping variable of a saved cube (the name GDAL and rioxarray use).
+GRID_MAPPING = "spatial_ref"
+#: CF attributes of the variables every cube has (``time`` gets its units from the
+#: encoding; the string ids ``cell`` and ``category`` carry no units).
+CF_VARIABLES: dict[str, dict[str, str]] = {
+    "time": {"standard_name": "time", "long_name": "start of the period", "axis": "T"},
+    "cell": {"long_name": "cell id: column_row of the cell's lower-left square on the "
+                          "grid (ix_iy)"},
+    "category": {"long_name": "crime category (as the source names it)"},
+    "ix": {"long_name": "grid column of the cell's square (x // cell_size_m)", "units": "1"},
+    "iy": {"long_name": "grid row of the cell's square (y // cell_size_m)", "units": "1"},
+    "x": {"standard_name": "projection_x_coordinate", "long_name": "x of the cell centre "
+          "(easting)", "units": "m"},
+    "y": {"standard_name": "projection_y_coordinate", "long_name": "y of the cell centre "
+          "(northing)", "units": "m"},
+    "area_m2": {"standard_name": "cell_area", "long_name": "area of the cell inside the "
+                "study area", "units": "m2"},
+}
+
+
+def _count_attrs(cube: xr.Dataset, name: str) -> dict[str, str]:
+    weighted = cube[name].dtype.kind == "f"
+    what = "harm-weighted events" if weighted else "events"
+    split = " and crime category" if name == "category_counts" else ""
+    target = f" (target {cube.attrs['target']})" if "target" in cube.attrs else ""
+    return {"long_name": f"{what} per period{split} and cell{target}",
+            "units": "1", "grid_mapping": GRID_MAPPING, "cell_methods": "time: sum"}
+
+
+def cf_encode(cube: xr.Dataset) -> xr.Dataset:
+    """The cube as it is written: CF-1.8 attributes on it and its variables and a
+    ``spatial_ref`` grid-mapping variable with the CRS (``crs_wkt``, and pyproj's CF
+    parameters); the counts are left as they are."""
+    try:
+        crs = CRS.from_user_input(cube.attrs["crs"])
+    except CRSError as exc:
+        raise DataError(f"cube crs {cube.attrs['crs']!r} is not a CRS: {exc}") from None
+    mapping = {**crs.to_cf(), "spatial_ref": crs.to_wkt(),  # GDAL's and rioxarray's name
+               "long_name": "coordinate reference system of x and y"}
+    out = cube.assign({GRID_MAPPING: xr.DataArray(np.int32(0), attrs=mapping)})
+    for name, attrs in CF_VARIABLES.items():
+        if name in out.variables:
+            out[name].attrs.update(attrs)
+    for name in ("counts", "category_counts"):
+        if name in out:
+            out[name].attrs.update(_count_attrs(out, name))
+            out[name].attrs["_CRS"] = {"wkt": crs.to_wkt()}  # GDAL's own CRS attribute
+    out.attrs.update({"Conventions": "CF-1.8",
+                      "title": "hotspot counts cube: events per period and grid cell"})
+    return out
+
+
+def cf_decode(cube: xr.Dataset) -> xr.Dataset:
+    """A saved cube as the project holds it in memory: without the grid-mapping variable
+    and the CF attributes (the CRS stays in ``attrs['crs']``), so a cube derived from it
+    (another target) never carries a description of the one it came from."""
+    cube = cube.drop_vars(GRID_MAPPING, errors="ignore")
+    cf_keys = {"standard_name", "long_name", "units", "axis", "grid_mapping", "cell_methods",
+               "_CRS"}
+    for name in cube.variables:
+        cube[name].attrs = {k: v for k, v in cube[name].attrs.items() if k not in cf_keys}
+    cube.attrs = {k: v for k, v in cube.attrs.items() if k not in ("Conventions", "title")}
+    return cube
+
+
+#: What zarr-python says when it writes consolidated metadata into a v3 store: they are
+#: its extension of the format (readers that lack it read each array's ``zarr.json``).
+#: Said at every write, it tells a user nothing; v2 would avoid it, but v2 stores keep
+#: their metadata in dot files, which the store's copy and clean-up code treats as
+#: temporaries.
+_V3_CONSOLIDATED = "Consolidated metadata is currently not part"
+
+
+@contextmanager
+def _quiet_consolidation() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_V3_CONSOLIDATED)
+        yield
+
+
+def consolidate(path: Path | str) -> None:
+    """Write the consolidated metadata of the zarr store at ``path`` (after attributes
+    were changed in place)."""
+    import zarr
+
+    with _quiet_consolidation():
+        zarr.consolidate_metadata(str(path))
+
+
 def save_cube(cube: xr.Dataset, path: Path | str) -> Path:
-    """Write ``cube`` as zarr at ``path``, replacing any previous cube atomically."""
+    """Write ``cube`` as zarr at ``path`` (consolidated, CF attributes), replacing any
+    previous cube atomically."""
     check_cube(cube)
     path = Path(path)
-    with atomic_path(path) as tmp:
-        cube.to_zarr(tmp, mode="w", consolidated=False)
+    with atomic_path(path) as tmp, _quiet_consolidation():
+        # chunks and codecs of the cube it was read from do not carry over
+        cf_encode(cube).drop_encoding().to_zarr(tmp, mode="w", consolidated=True)
     return path
+
+
+def open_zarr_cube(path: Path, **kwargs: object) -> xr.Dataset:
+    """``xr.open_zarr`` on a cube of any age: consolidated (this version) or not (cubes
+    written before), without the warning a missing consolidation gives."""
+    try:
+        return xr.open_zarr(path, consolidated=True, **kwargs)
+    except (KeyError, ValueError, FileNotFoundError):
+        return xr.open_zarr(path, consolidated=False, **kwargs)
 
 
 def open_cube(path: Path | str) -> xr.Dataset:
@@ -241,7 +354,7 @@ def open_cube(path: Path | str) -> xr.Dataset:
     if not path.exists():
         raise DataError(f"cube {path} not found: build it with 'hotspot cube --store STORE'")
     try:
-        cube = xr.open_zarr(path, consolidated=False).load()
+        cube = cf_decode(open_zarr_cube(path).load())
     except Exception as exc:
         raise DataError(f"cube {path} cannot be read as zarr: {exc}") from None
     # zarr 3 gives variable-length strings back as numpy StringDType; keep plain objects.

@@ -30,7 +30,15 @@ import zarr
 from hotspot.core.atomic import atomic_path
 from hotspot.core.errors import DataError
 from hotspot.core.periods import PANDAS_FREQ, check_freq, period_range, to_period
-from hotspot.features.cube import check_cube, cube_coords, grid_attrs
+from hotspot.features.cube import (
+    cf_decode,
+    cf_encode,
+    check_cube,
+    consolidate,
+    cube_coords,
+    grid_attrs,
+    open_zarr_cube,
+)
 from hotspot.features.grid import Grid
 from hotspot.ingest.store import EVENTS_DIR, list_months
 
@@ -45,7 +53,7 @@ def open_cube_lazy(path: Path | str) -> xr.Dataset:
     if not path.exists():
         raise DataError(f"cube {path} not found: build it with 'hotspot cube --store STORE'")
     try:
-        cube = xr.open_zarr(path, consolidated=False, chunks={})
+        cube = cf_decode(open_zarr_cube(path, chunks={}))
     except Exception as exc:
         raise DataError(f"cube {path} cannot be read as zarr: {exc}") from None
     # zarr 3 gives variable-length strings back as numpy StringDType; keep plain objects.
@@ -136,7 +144,10 @@ def build_cube_chunked(
     record = {"n_events_in": 0, "n_events_counted": 0, "n_events_outside_area": 0,
               "n_events_outside_span": 0}
     with atomic_path(path) as tmp:
-        _template(grid, periods, category_list, freq, time_chunk, cell_chunk).to_zarr(
+        # the same on-disk form as features.cube.save_cube: CF attributes, and the
+        # metadata consolidated once the attributes are final (below)
+        template = _template(grid, periods, category_list, freq, time_chunk, cell_chunk)
+        cf_encode(template.assign_attrs(crs=grid.crs)).to_zarr(
             tmp, mode="w", compute=False, consolidated=False)
         group = zarr.open_group(str(tmp), mode="r+")
         blocks: dict[int, np.ndarray] = {}
@@ -196,4 +207,5 @@ def build_cube_chunked(
             "provenance": json.dumps({**record, **(provenance or {})}, sort_keys=True,
                                      default=str),
         })
+        consolidate(tmp)
     return path

@@ -119,14 +119,14 @@ def _parse_day(value: str | date | None, option: str) -> date | None:
 def resolve_range(store: Path, start: str | date | None,
                   end: str | date | None) -> tuple[date | None, date | None]:
     """``start``/``end`` as dates; a missing one defaults to the store's event months."""
-    first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
+    first, last = _parse_day(start, "--from"), _parse_day(end, "--to")
     if first is None or last is None:
         span = event_range(store)
         if span is not None:
             first = first or span[0]
             last = last or span[1]
     if first is not None and last is not None and first > last:
-        raise ConfigError(f"--start {first} is after --end {last}")
+        raise ConfigError(f"--from {first} is after --to {last}")
     return first, last
 
 
@@ -179,7 +179,7 @@ def load_weather(
     if station is not None:
         if first is None or last is None:
             raise ConfigError(f"store {store} has no events to take the weather range from: "
-                              f"pass --start YYYY-MM-DD --end YYYY-MM-DD")
+                              f"pass --from YYYY-MM-DD --to YYYY-MM-DD")
         try:
             name = None
             if station == NEAREST:

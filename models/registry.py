@@ -62,13 +62,24 @@ _KINDS = {"int": "an integer", "float": "a number", "bool": "true or false"}
 
 
 def _check_kinds(name: str, cls: type[BaseForecaster], params: Mapping[str, Any]) -> None:
-    """Raise ``ConfigError`` naming the parameter when text is given for a number or a
-    flag (``--param naive-mean.k=abc``), before the model sees it."""
+    """Raise ``ConfigError`` naming the parameter when a value has the wrong kind for a
+    number or a flag (``--param naive-mean.k=abc``, ``k=1.5``, ``k=true``, ``NaN``),
+    before the model sees it."""
     annotations = {p.name: p.annotation for p in signature(cls.__init__).parameters.values()}
     for key, value in params.items():
         kinds = [k.strip() for k in str(annotations.get(key, "")).split("|")]
         wanted = [_KINDS[k] for k in kinds if k in _KINDS]
-        if isinstance(value, str) and wanted and all(k in _KINDS or k == "None" for k in kinds):
+        if not wanted or not all(k in _KINDS or k == "None" for k in kinds):
+            continue
+        # JSON gives 1.5 for an integer, true for a count, NaN for a number: each would
+        # be truncated or compared silently deep inside the fit
+        wrong = (isinstance(value, str)
+                 or (isinstance(value, bool) and "bool" not in kinds)
+                 or (isinstance(value, float) and "float" not in kinds)
+                 or (isinstance(value, int | float) and not isinstance(value, bool)
+                     and "bool" in kinds and len(wanted) == 1)
+                 or (isinstance(value, float) and value != value))
+        if wrong:
             raise ConfigError(f"model {name}: parameter {key} must be {' or '.join(wanted)}, "
                               f"got {value!r}: check --param {name}.{key}=VALUE (or the config's "
                               "model_params)")

@@ -35,8 +35,8 @@ def demo_out(tmp_path_factory) -> Path:
 def test_demo_publishes_every_output(demo_out):
     for target in ("crime", "harm"):
         forecast = demo_out / "forecast" / target
-        for name in ("forecast.gpkg", "forecast.geojson", "map.html", "map.png", "report.md",
-                     "selection.json"):
+        for name in ("forecast.gpkg", "forecast.geojson", "map.html", "map.png", "patrol.pdf",
+                     "report.md", "report.html", "selection.json"):
             assert (forecast / name).exists(), (target, name)
         selection = json.loads((forecast / "selection.json").read_text())
         assert selection["target"] == target and selection["winner"] in DEMO_MODELS
@@ -46,7 +46,8 @@ def test_demo_publishes_every_output(demo_out):
         assert "2021-01" in report and "Open Government Licence" in report
         assert f"- model: **{selection['winner']}**" in report and "auto chose" in report
         assert f"(`{target}`)" in report
-    for name in ("metrics.csv", "summary.csv", "predictions.parquet", "settings.json"):
+    for name in ("metrics.csv", "summary.csv", "predictions.parquet", "settings.json",
+                 "report.md", "report.html"):
         assert (demo_out / "backtest" / name).exists(), name
 
 
@@ -64,7 +65,7 @@ def test_cli_step_by_step_matches_the_contract(demo_out, tmp_path):
                     "--from", "2020-10", "--to", "2020-12", "--out", tmp_path / "bt")
     assert result.exit_code == 0, result.output
     assert {p.name for p in (tmp_path / "bt").iterdir()} >= {
-        "metrics.csv", "summary.csv", "predictions.parquet"}
+        "metrics.csv", "summary.csv", "predictions.parquet", "report.html"}
     result = invoke("forecast", "--store", store, "--model", "naive-longrun", "--out",
                     tmp_path / "fc", "--backtest-periods", "2")
     assert result.exit_code == 0, result.output

@@ -65,6 +65,7 @@ def test_config_resolves_paths_relative_to_the_file(tmp_path):
     ({"surprise": {"x": 1}}, "setting 'nightly.surprise'"),
     ({"sources": {"drop_folder": ""}}, "no source"),
     ({"backtest": {"coverages": [0.1]}}, "include 0.05"),
+    ({"schedule": {"timezone": "Mars/Olympus"}}, "unknown time zone 'Mars/Olympus'"),
 ])
 def test_bad_config_is_refused(tmp_path, change, message):
     path = write_config(tmp_path / "n.toml", **change)
@@ -83,6 +84,30 @@ def test_example_config_loads():
     settings = nightly.nightly_settings(PROJECT_ROOT / "examples" / "nightly.toml")
     assert settings.area.exists() and settings.nightly.schedule.deployment == "nightly"
     assert settings.forecast.model == "kde" and settings.backtest.n_bootstrap == 1000
+
+
+def test_run_day_is_the_date_in_the_configured_zone():
+    late = dt.datetime(2024, 5, 1, 23, 30, tzinfo=dt.UTC)
+    assert nightly.run_day("UTC", late) == dt.date(2024, 5, 1)
+    assert nightly.run_day("Europe/London", late) == dt.date(2024, 5, 2)  # BST: 00:30
+    assert nightly.run_day("America/Chicago", late) == dt.date(2024, 5, 1)
+    assert nightly.run_day(None, late) == late.astimezone().date()  # the machine's zone
+    with pytest.raises(ConfigError, match="nightly.schedule.timezone"):
+        nightly.run_day("Europe/Londn")
+
+
+def test_outcome_names_and_artifact_keys():
+    from hotspot.nightly.summary import artifact_key, outcome_message
+
+    assert nightly.outcome({"status": "nothing_new"}) == nightly.NOTHING_NEW
+    assert nightly.outcome({"status": "published", "warnings": []}) == nightly.PUBLISHED
+    warned = {"status": "published", "warnings": ["a", "b"], "message": "published x"}
+    assert nightly.outcome(warned) == nightly.PUBLISHED_WITH_WARNINGS
+    assert outcome_message(warned) == "published x; 2 warning(s): a; b"
+    with pytest.raises(DataError, match="status 'odd'"):
+        nightly.outcome({"status": "odd"})
+    assert artifact_key("nightly", "top-boxes") == "hotspot-nightly-top-boxes"
+    assert artifact_key("City of London_2", "summary") == "hotspot-city-of-london-2-summary"
 
 
 # ----------------------------------------------------------------------- drop folder
@@ -311,12 +336,30 @@ def test_a_pass_without_prefect_publishes_then_does_nothing(tmp_path):
     assert "## Nightly run 2024-05-01" in report and "APPROXIMATION" in report
     volume = record["health"]["volume"]
     assert len(volume) == 5 and not any(c["checked"] for c in volume)  # < 6 months history
+    # what the flow makes its final state and artifacts of, computed without Prefect
+    view = nightly.run_view(first)
+    assert view.outcome == nightly.PUBLISHED_WITH_WARNINGS and "1 warning(s)" in view.message
+    assert view.markdown == (run / nightly.SUMMARY_MD).read_text()
+    assert view.markdown.startswith("# Nightly run 2024-05-01: Published with warnings")
+    assert "## Backtest" in view.markdown and "source_unavailable" in view.markdown
+    assert [b["rank"] for b in view.boxes] == list(range(1, 21))
+    cells = pd.read_csv(run / "forecast_cells.csv").set_index("cell_id")
+    top = view.boxes[0]
+    assert cells.loc[top["cell"], "rank"] == 1 and cells.loc[top["cell"], "in_boxes"]
+    assert (top["lat"], top["area"]) == (cells.loc[top["cell"], "lat"],
+                                         cells.loc[top["cell"], "area_name"])
+    links = {link.name: link.url for link in view.links}
+    assert links["run-folder"] == run.resolve().as_uri()
+    assert links["map"] == (run / "map.html").resolve().as_uri()
 
     state = (tmp_path / "store" / nightly.STATE_FILE).stat().st_mtime_ns
     again = nightly.run_nightly(nightly.nightly_settings(path), today=day)
     assert again["status"] == "nothing_new" and "nothing new" in again["message"]
     assert (tmp_path / "store" / nightly.STATE_FILE).stat().st_mtime_ns == state
     assert nightly.list_runs(tmp_path / "runs") == ["2024-05-01"]
+    quiet = nightly.run_view(again, latest="2024-05-01", runs_dir=tmp_path / "runs")
+    assert quiet.outcome == nightly.NOTHING_NEW and quiet.boxes == [] and quiet.links == []
+    assert run.resolve().as_uri() in quiet.markdown
 
     # a changed parameter republishes without new data
     write_config(path, model="rfg-harm", backtest={"n_bootstrap": 100})

@@ -65,7 +65,7 @@ def run_demo(settings: Settings, progress: ProgressCallback | None = None) -> De
     # the sample holds police.uk's categories, each in the shipped harm table: a bad
     # --target is refused before the sample is ingested into OUT/store
     check_target_names(names, list(load_harm_weights().table["category"]), settings)
-    area = load_area(embedded_path(*DEMO_AREA))
+    area = load_area(embedded_path(*DEMO_AREA), clip_land=settings.clip_water)
     report = ingest_police_uk([embedded_path(*DEMO_EVENTS)], store, area=area, progress=progress)
     cube = cube_from_store(store, settings.cell_size_m, "M", area)
     cubes = [target_cube(cube, name, settings) for name in names]  # all checked first

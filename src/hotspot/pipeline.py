@@ -27,7 +27,7 @@ import shapely
 import xarray as xr
 
 from hotspot import publish
-from hotspot.core.area import StudyArea, load_area
+from hotspot.core.area import StudyArea, clip_to_land, load_area
 from hotspot.core.atomic import replace_folder
 from hotspot.core.errors import DataError
 from hotspot.core.periods import period_label
@@ -54,6 +54,7 @@ from hotspot.store_cube import (
     cube_from_store,
     open_store_cube,
     save_store_cube,
+    store_area,
 )
 from hotspot.targeting import (
     SELECTION_FILE,
@@ -134,7 +135,8 @@ def run_backtest(
     main = BacktestResult.concat([backtest(c, list(models), first_target, last_target,
                                            **options) for c in targeted])
     if section.offsets == 1:
-        return BacktestRun.of(main, settings={**main.settings, "offsets": 1})
+        return BacktestRun.of(main, settings={**main.settings, "offsets": 1},
+                              cell_area_m2=publish.report.cell_areas(cube))
     shifts = grid_offsets(section.offsets, float(cube.attrs["cell_size_m"]))
     own = grid_offset(cube)
     by_offset = {shifts[0]: main.metrics}
@@ -148,7 +150,8 @@ def run_backtest(
             [backtest(target_cube(shifted, name, app), list(models), first_target,
                       last_target, **options).metrics for name in names], ignore_index=True)
     means, spread = offset_tables(by_offset)
-    return BacktestRun.of(main, offsets=means, offset_spread=spread, settings={
+    return BacktestRun.of(main, offsets=means, offset_spread=spread,
+                          cell_area_m2=publish.report.cell_areas(cube), settings={
         **main.settings, "offsets": section.offsets, "offset_events": events_counted})
 
 
@@ -388,10 +391,14 @@ def ingest_paths(paths: Sequence[Path], settings: Settings,
 
 
 def settings_area(settings: Settings) -> StudyArea | None:
-    """The study area the settings name, or ``None`` (use the store's)."""
+    """The study area the settings name, or ``None`` (use the store's); clipped to the
+    land of ``settings.clip_water`` when set (the store's area too)."""
     if settings.area is None:
-        return None
-    return load_area(settings.area, settings.area_filter, settings.crs)
+        if settings.clip_water is None:
+            return None
+        return clip_to_land(store_area(settings.store), settings.clip_water)
+    return load_area(settings.area, settings.area_filter, settings.crs,
+                     clip_land=settings.clip_water)
 
 
 def targeted_store_cube(settings: Settings) -> xr.Dataset:

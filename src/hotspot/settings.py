@@ -68,7 +68,8 @@ _MOVED: dict[str, tuple[str, str]] = {
     "n_bootstrap": ("backtest", "n_bootstrap"),
 }
 #: Settings that are paths: relative ones in the TOML file are relative to the file.
-_PATHS = (("store",), ("out",), ("area",), ("nightly", "sources", "drop_folder"),
+_PATHS = (("store",), ("out",), ("area",), ("clip_water",),
+          ("nightly", "sources", "drop_folder"),
           ("nightly", "outputs", "runs_dir"), ("nightly", "harm", "weights"),
           ("nightly", "harm", "boundaries"), ("harm_weights",))
 
@@ -89,6 +90,10 @@ class Settings(BaseSettings):
     out: Path = Path("out")
     area: Path | None = None
     area_filter: str | None = None
+    #: Land polygons to clip the study area to (``--clip-water FILE``): each part of the
+    #: area is intersected with them, so a river or the sea inside a boundary (the City
+    #: wards run to mid-Thames) gets no cells. The file holds the land to *keep*.
+    clip_water: Path | None = None
     crs: str | None = None
     cell_size_m: float = Field(150.0, gt=0)
     freq: Literal["M", "W", "D"] = "M"

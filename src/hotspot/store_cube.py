@@ -118,6 +118,8 @@ def store_grid(
         "last_month": months[-1],
         "sources": sorted({f.stem for f in (store / EVENTS_DIR).glob("month=*/*.parquet")}),
         "event_files_sha256": cube_file_hashes(store),
+        # the reports say what the area includes: a land clip (--clip-water) is recorded
+        **({"area_clipped_to": study_area.clipped_to} if study_area.clipped_to else {}),
     }
     return build_grid(study_area, cell_size_m, offset_m), provenance
 

@@ -7,7 +7,8 @@ Plain helpers under :mod:`hotspot.pipeline`, which orders them:
 - :func:`auto_candidates` and :func:`select_from_record` are ``forecast --model auto``:
   the candidates a store's data can fit, and the winner of their backtest record;
 - :class:`BacktestRun` is a backtest result with what the app adds to its folder
-  (``settings.json`` and, with ``--offsets``, ``offsets.csv`` and ``offset_spread.csv``);
+  (``settings.json``, ``report.md`` and ``report.html`` with charts, ``cell_areas.csv``
+  and, with ``--offsets``, ``offsets.csv`` and ``offset_spread.csv``);
   :func:`result_for_target` cuts a several-target result down to one.
 """
 
@@ -24,7 +25,7 @@ import xarray as xr
 
 from hotspot.core.atomic import write_text_atomic
 from hotspot.core.errors import ConfigError, DataError
-from hotspot.evaluation.backtest import BacktestResult
+from hotspot.evaluation.backtest import BACKTEST_FILES, BacktestResult
 from hotspot.evaluation.compare import comparison_table, oracle_share
 from hotspot.evaluation.parallel import to_jsonable
 from hotspot.evaluation.selection import Selection, select_model
@@ -49,6 +50,8 @@ SELECTION_FILE = "selection.json"
 SETTINGS_FILE = "settings.json"
 OFFSETS_FILE, SPREAD_FILE = "offsets.csv", "offset_spread.csv"
 COMPARISON_FILE, ORACLE_FILE = "comparison.csv", "oracle_share.csv"
+#: The saved backtest's report and the cells' areas its coverage chart ranks by.
+REPORT_FILE, REPORT_HTML_FILE, CELL_AREA_FILE = "report.md", "report.html", "cell_areas.csv"
 
 
 # ------------------------------------------------------------------------ targets
@@ -152,10 +155,12 @@ def write_selection(selection: Selection, folder: Path) -> Path:
 @dataclass(frozen=True)
 class BacktestRun(BacktestResult):
     """A backtest result (offset (0, 0): the cube's own grid) with, when it was scored on
-    several grid offsets, the per-offset means and their spread."""
+    several grid offsets, the per-offset means and their spread, and the area in m² of
+    each cell of the grid (``cell_area_m2``, by cell id) for the report's charts."""
 
     offsets: pd.DataFrame | None = None
     offset_spread: pd.DataFrame | None = None
+    cell_area_m2: pd.Series | None = None
 
     @classmethod
     def of(cls, result: BacktestResult, **extra: object) -> BacktestRun:
@@ -167,8 +172,14 @@ class BacktestRun(BacktestResult):
              ) -> dict[str, Path]:
         """The backtest's files, ``settings.json``, ``comparison.csv`` (each model against
         the best baseline per target and score: paired difference, 95 % CI, ``clear``),
-        ``oracle_share.csv`` and (with offsets) ``offsets.csv`` and ``offset_spread.csv``,
-        as the folder ``out_dir`` (replaced whole)."""
+        ``oracle_share.csv``, (with offsets) ``offsets.csv`` and ``offset_spread.csv``,
+        ``cell_areas.csv`` (when the areas are known) and ``report.md`` and
+        ``report.html`` (the scores tables, and the charts inline), as the folder
+        ``out_dir`` (replaced whole)."""
+        # publish draws with matplotlib and renders markdown: loaded only when a record
+        # is saved, so commands that never save one start without it
+        from hotspot.publish.backtest_report import render_backtest_html, render_backtest_report
+
         comparison = comparison_table(self.metrics,
                                       n_bootstrap=int(self.settings.get("n_bootstrap", 2000)),
                                       seed=int(self.settings.get("seed", 0)))
@@ -179,7 +190,18 @@ class BacktestRun(BacktestResult):
         if self.offsets is not None and self.offset_spread is not None:
             files[OFFSETS_FILE] = self.offsets.to_csv(index=False)
             files[SPREAD_FILE] = self.offset_spread.to_csv(index=False)
-        return super().save(out_dir, extra=files)
+        if self.cell_area_m2 is not None:
+            files[CELL_AREA_FILE] = self.cell_area_m2.rename("area_m2").rename_axis(
+                "cell_id").reset_index().to_csv(index=False)
+        listed = [*BACKTEST_FILES[:-1], *files, REPORT_FILE, REPORT_HTML_FILE]
+        report = render_backtest_report(self, files=sorted(set(listed), key=listed.index))
+        files[REPORT_FILE] = report
+        files[REPORT_HTML_FILE] = render_backtest_html(report, self, self.cell_area_m2)
+        paths = super().save(out_dir, extra=files)
+        # extras are keyed by file stem, which the two reports share
+        paths["report"] = Path(out_dir) / REPORT_FILE
+        paths["report_html"] = Path(out_dir) / REPORT_HTML_FILE
+        return paths
 
 
 def result_for_target(result: BacktestResult, target: str) -> BacktestRun:
@@ -196,7 +218,8 @@ def result_for_target(result: BacktestResult, target: str) -> BacktestRun:
 
     extra = {}
     if isinstance(result, BacktestRun):
-        extra = {"offsets": cut(result.offsets), "offset_spread": cut(result.offset_spread)}
+        extra = {"offsets": cut(result.offsets), "offset_spread": cut(result.offset_spread),
+                 "cell_area_m2": result.cell_area_m2}
     return BacktestRun(
         metrics=cut(result.metrics), predictions=cut(result.predictions),
         summary_table=cut(result.summary_table), fit_seconds=cut(result.fit_seconds),

@@ -56,6 +56,17 @@ def fits(monkeypatch):
     return seen
 
 
+def _task_retries(flow_run_id: str) -> dict[str, int]:
+    """Each task of a flow run (by step name) and the retries it ran with."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=[flow_run_id])))
+    return {t.name.rsplit("-", 1)[0]: t.empirical_policy.retries for t in tasks}
+
+
 def test_nightly_flow_end_to_end(prefect_harness, tmp_path, fits, monkeypatch):
     from hotspot import publish
     from hotspot.flows.nightly import nightly_flow
@@ -75,6 +86,9 @@ def test_nightly_flow_end_to_end(prefect_harness, tmp_path, fits, monkeypatch):
         assert fetched["month"] == "2020-10" and fetched["n_too_many"] >= 1  # tiled
         assert (store / "raw" / "api" / "2020-10" / "2020-10-city-of-london-street.csv").exists()
         assert record["prefect"]["flow_run_id"]
+        assert _task_retries(record["prefect"]["flow_run_id"]) == {
+            "detect-new-data": 0, "download-police-api": 1, "ingest-new-data": 0,
+            "rebuild-cube": 0, "backtest-recent": 0, "publish-run": 0}  # network only
         assert record["health"]["rows_ingested"] > record["health"]["events_ingested"] > 0
         assert record["health"]["drift"]["checked"] is True
         assert {"PAI@5%", "Poisson deviance"} == {

@@ -380,7 +380,7 @@ def test_a_file_alone_never_touches_meteostat(tmp_path):
 
 def test_range_errors(tmp_path):
     store = make_store(tmp_path)
-    with pytest.raises(ConfigError, match="--start"):
+    with pytest.raises(ConfigError, match="--from"):
         load_weather(store, station="03772", fetcher=CountingFetcher(fake_meteostat()))
     with pytest.raises(ConfigError, match="is after"):
         load_weather(store, file=ECAD, start="2020-02-01", end="2020-01-01")

@@ -15,7 +15,7 @@ from hotspot.publish import FILE_NAMES, cell_table, publish_forecast
 from hotspot.publish.report import baseline_comparison
 from tests.publish.conftest import OGL
 
-KEYS = {"gpkg", "geojson", "html", "png", "report", "cells_csv"}
+KEYS = {"gpkg", "geojson", "html", "png", "patrol", "report", "report_html", "cells_csv"}
 
 
 @pytest.fixture(scope="module")

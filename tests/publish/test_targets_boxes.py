@@ -9,13 +9,14 @@ import pytest
 import shapely
 
 from hotspot.core.errors import ConfigError, DataError
+from hotspot.core.names import name_column
 from hotspot.core.ranking import top_boxes
 from hotspot.features.harm import HarmWeights
 from hotspot.features.targets import apply_target, resolve_target
 from hotspot.models.registry import make_model
 from hotspot.publish import cell_table, publish_forecast
 from hotspot.publish.cells import COUNTED_HARM
-from hotspot.publish.places import name_column, representative_points
+from hotspot.publish.places import representative_points
 
 LABEL = "Burglary (test label)"
 

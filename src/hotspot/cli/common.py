@@ -13,24 +13,94 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
+from typer.core import TyperGroup
 
 from hotspot.core.errors import ConfigError, HotspotError
-from hotspot.core.progress import ProgressCallback
+from hotspot.core.progress import ProgressBars
 from hotspot.core.progress import rich_progress as _rich_progress
+
+try:  # typer >= 0.22 ships its own copy of click
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer on plain click
+    from click.exceptions import NoArgsIsHelpError, UsageError
 
 #: The ``--store`` option of every command that reads a store.
 StoreOpt = Annotated[Path, typer.Option("--store", help="Event store folder (made by ingest).")]
-#: The held-out range of the backtest commands.
 ModelsOpt = Annotated[str, typer.Option("--models", help="Comma-separated model names.")]
-FromOpt = Annotated[str, typer.Option("--from", help="First held-out period (YYYY-MM).")]
-ToOpt = Annotated[str, typer.Option("--to", help="Last held-out period (YYYY-MM).")]
+
+
+# ---------------------------------------------------------------- one date grammar
+# Every command that takes a range says --from/--to; the names some commands had before
+# (--start/--end) still work as hidden aliases: a second, hidden option per old name,
+# merged by `pick_alias`, so help shows one grammar and old scripts keep running.
+
+
+def date_option(name: str, help: str) -> Any:
+    """The ``Annotated`` type of a ``--from``/``--to`` option (``None`` when not given:
+    :func:`pick_alias` merges it with its old name and says when a required one is
+    missing)."""
+    return Annotated[str | None, typer.Option(name, help=help, show_default=False)]
+
+
+def hidden_alias(old: str, new: str) -> Any:
+    """The ``Annotated`` type of an old option name kept working but hidden from help."""
+    return Annotated[str | None, typer.Option(old, hidden=True, help=f"Old name of {new}.")]
+
+
+def pick_alias(value: str | None, old_value: str | None, new: str, old: str, *,
+               required: str | None = None) -> str | None:
+    """The value of option ``new`` given either as ``new`` or its hidden old name ``old``.
+
+    Raises ``ConfigError`` when both are given with different values, and, when
+    ``required`` (what the option means, e.g. ``"the first held-out period, YYYY-MM"``)
+    is set, when neither is.
+    """
+    if value is not None and old_value is not None and value != old_value:
+        raise ConfigError(f"{new} {value} and {old} {old_value} disagree: {old} is the old "
+                          f"name of {new}; give {new} only")
+    chosen = value if value is not None else old_value
+    if chosen is None and required is not None:
+        raise ConfigError(f"missing option {new}: give {required}")
+    return chosen
+
+
+#: The held-out range of the backtest commands (old names --start/--end hidden).
+FromOpt = date_option("--from", "First held-out period (YYYY-MM; YYYY-MM-DD on daily "
+                      "cubes). Required.")
+ToOpt = date_option("--to", "Last held-out period, inclusive. Required.")
+StartAliasOpt = hidden_alias("--start", "--from")
+EndAliasOpt = hidden_alias("--end", "--to")
+
+
+def check_period(value: str, option: str) -> str:
+    """``value`` if it is a month ``YYYY-MM`` or a day ``YYYY-MM-DD`` (the one date
+    grammar of every command), else ``ConfigError`` naming ``option``."""
+    for layout in ("%Y-%m", "%Y-%m-%d"):
+        try:
+            datetime.strptime(value, layout)
+        except ValueError:
+            continue
+        return value
+    raise ConfigError(f"{option} {value!r} is not a month or a day: write YYYY-MM (e.g. "
+                      f"{option} 2020-07) or YYYY-MM-DD for daily and weekly cubes")
+
+
+def held_out(from_: str | None, to: str | None, start: str | None,
+             end: str | None) -> tuple[str, str]:
+    """The ``(--from, --to)`` range of a backtest command, both required and checked."""
+    first = pick_alias(from_, start, "--from", "--start",
+                       required="the first held-out period, e.g. --from 2020-07")
+    last = pick_alias(to, end, "--to", "--end",
+                      required="the last held-out period, e.g. --to 2020-12")
+    return check_period(first, "--from"), check_period(last, "--to")  # type: ignore[arg-type]
+
 #: The options every command that builds ``Settings`` shares (one grammar, one meaning).
 ConfigOpt = Annotated[
     Path | None,
@@ -56,6 +126,13 @@ TargetsOpt = Annotated[
     typer.Option("--target", help="Target(s) to backtest, comma-separated (e.g. crime,harm): "
                  "a police.uk category, a group (property, violence, street), crime, all or "
                  "harm; one table per target. Default: settings' target, else the cube's own."),
+]
+#: Land to clip the study area to, so a river inside the boundary gets no cells.
+ClipWaterOpt = Annotated[
+    Path | None,
+    typer.Option("--clip-water", help="Land polygons to clip the study area to (the file "
+                 "holds the land to keep): a river or the sea inside the boundary gets no "
+                 "cells (setting clip_water)."),
 ]
 SeedOpt = Annotated[
     int | None, typer.Option("--seed", help="Bootstrap seed (default: settings' backtest.seed).")
@@ -91,11 +168,16 @@ def warn(message: str) -> None:
 
 
 @contextmanager
-def rich_progress(on: Console | None = None) -> Iterator[ProgressCallback]:
-    """:func:`hotspot.core.progress.rich_progress` with each description escaped: bar
-    labels name sources and files, which must not be read as markup either."""
-    with _rich_progress(on) as update:
-        yield lambda description, done, total: update(escape(description), done, total)
+def rich_progress(on: Console | None = None, *,
+                  stage: str | None = None) -> Iterator[ProgressBars]:
+    """:func:`hotspot.core.progress.rich_progress` on stderr (``err_console``: warnings
+    printed meanwhile go above the bars); bar labels are never read as markup. Enter it
+    first thing in a command, with ``stage`` naming what happens before the first bar
+    (loading libraries, the cube), so something shows within a second of the start."""
+    with _rich_progress(on or err_console) as bars:
+        if stage is not None:
+            bars.stage(stage)
+        yield bars
 
 
 def check_folder_option(path: Path, option: str) -> None:
@@ -208,3 +290,39 @@ def handle_errors(command: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def usage_message(exc: UsageError) -> str:
+    """One line for a usage error typer raises itself (an option that does not parse, a
+    missing or unknown option): the command, what is wrong and where help is."""
+    # named as users type it, whatever name the process was started under
+    path = exc.ctx.command_path.split()[1:] if exc.ctx is not None else []
+    command = " ".join(["hotspot", *path])
+    return f"{command}: {exc.format_message()} (see '{command} --help')"
+
+
+class OneLineErrors(TyperGroup):
+    """The ``hotspot`` group: a value typer cannot parse (``--cell abc``), an unknown or a
+    missing option is one ``error:`` line and exit code 2, as the command's own checks
+    are, not a boxed usage panel (``--debug`` keeps the panel)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _one_line() -> Iterator[None]:
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except UsageError as exc:
+        if DEBUG["enabled"]:
+            raise
+        print_error(usage_message(exc))
+        raise typer.Exit(code=2) from None

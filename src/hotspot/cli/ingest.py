@@ -10,9 +10,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from hotspot.cli.common import console, err_console, handle_errors, rich_progress, warn
+from hotspot.cli.common import (
+    ConfigOpt,
+    console,
+    err_console,
+    handle_errors,
+    rich_progress,
+    warn,
+)
 from hotspot.core.errors import ConfigError
-from hotspot.core.progress import ProgressCallback, no_progress
+from hotspot.core.progress import ProgressBars
+from hotspot.settings import load_settings
 
 if TYPE_CHECKING:  # heavy imports (pandas, geopandas) stay out of `hotspot --help`
     from hotspot.core.area import StudyArea
@@ -60,12 +68,10 @@ def _study_area(
 
 
 @contextmanager
-def _progress() -> Iterator[ProgressCallback]:
-    """A rich progress bar on a terminal; nothing when stderr is a file or pipe."""
-    if not err_console.is_terminal:
-        yield no_progress
-        return
-    with rich_progress(err_console) as progress:
+def _progress() -> Iterator[ProgressBars]:
+    """Progress bars on a terminal (nothing when stderr is a file or pipe), started with a
+    spinner before the readers' heavy imports."""
+    with rich_progress(err_console, stage="loading libraries") as progress:
         yield progress
 
 
@@ -104,15 +110,20 @@ def police_uk(
     area: AreaOption = None,
     area_filter: AreaFilterOption = None,
     crs: Annotated[
-        str, typer.Option("--crs", help="Metric CRS for x/y in the store.")
-    ] = "EPSG:27700",
+        str | None, typer.Option("--crs", help="Metric CRS for x/y in the store "
+                                 "\\[default: settings' crs, else EPSG:27700]")
+    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Ingest police.uk street-level crime files (one or many forces and months)."""
-    from hotspot.ingest.police_uk import ingest_police_uk
-
-    study_area = _study_area(area, area_filter, None, crs)
+    settings = load_settings(config, store=store, area=area, area_filter=area_filter, crs=crs)
+    crs = settings.crs or "EPSG:27700"
     with _progress() as progress:
-        report = ingest_police_uk(paths, store, area=study_area, crs=crs, progress=progress)
+        from hotspot.ingest.police_uk import ingest_police_uk
+
+        study_area = _study_area(settings.area, settings.area_filter, None, crs)
+        report = ingest_police_uk(paths, settings.store, area=study_area, crs=crs,
+                                  progress=progress)
     _show(report)
 
 
@@ -182,18 +193,24 @@ def csv_file(
         str | None,
         typer.Option(
             "--crs",
-            help="Metric CRS for x/y (default: the store's, the area's, or the local UTM zone).",
+            help="Metric CRS for x/y (default: settings' crs, else the store's, the area's, "
+            "or the local UTM zone).",
         ),
     ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Ingest a CSV with a timestamp and coordinates per crime (city open-data portals)."""
-    from hotspot.ingest.csv_source import ingest_csv
-
-    study_area = _study_area(area, area_filter, bbox, crs)
+    settings = load_settings(config, store=store, area=area, area_filter=area_filter, crs=crs)
+    crs = settings.crs
     with _progress() as progress:
+        from hotspot.ingest.csv_source import ingest_csv
+
+        study_area = _study_area(settings.area if bbox is None else area,
+                                 settings.area_filter if bbox is None else area_filter,
+                                 bbox, crs)
         report = ingest_csv(
             path,
-            store,
+            settings.store,
             time_col=time_col,
             lon_col=lon_col,
             lat_col=lat_col,

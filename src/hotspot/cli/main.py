@@ -13,21 +13,27 @@ from hotspot import __version__
 from hotspot.cli.claims import evaluate_claim_command
 from hotspot.cli.common import (
     DEBUG,
+    ClipWaterOpt,
     ConfigOpt,
+    EndAliasOpt,
     FromOpt,
     ModelsOpt,
     NBootstrapOpt,
+    OneLineErrors,
     ParamOpt,
     SeedOpt,
+    StartAliasOpt,
     StoreOpt,
     TargetOpt,
     TargetsOpt,
     ToOpt,
     console,
     handle_errors,
+    held_out,
     rich_progress,
 )
 from hotspot.cli.ingest import ingest_app
+from hotspot.cli.models import models_command
 from hotspot.cli.nightly import nightly_command, serve_command
 from hotspot.cli.scale import backtest_grid_command
 from hotspot.cli.weather import weather_command
@@ -44,7 +50,9 @@ app = typer.Typer(
     help="Place-based crime hotspot forecasting: ingest, grid, cube, backtest, forecast.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+    add_completion=True,
+    cls=OneLineErrors,
 )
 app.add_typer(ingest_app, name="ingest")
 app.command("weather")(weather_command)
@@ -52,11 +60,23 @@ app.command("evaluate-claim")(evaluate_claim_command)
 app.command("nightly")(nightly_command)
 app.command("serve")(serve_command)
 app.command("backtest-grid")(backtest_grid_command)
+app.command("models")(models_command)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"hotspot {__version__}")
+        raise typer.Exit()
+
 
 @app.callback()
 def main(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                           help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Place-based crime hotspot forecasting. Every command has --help."""
@@ -89,20 +109,24 @@ def cube(
                                    "memory is over this many GB (default 4).")
     ] = None,
     target: TargetOpt = None,
+    clip_water: ClipWaterOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Build the counts cube (time x cell) of a store on a square grid; saves STORE/cube.zarr.
     With --target its counts are that target's (recorded in the cube), and backtest and
     forecast use it unless told otherwise."""
-    from hotspot.features.cube import cube_periods
-    from hotspot.features.targets import cube_target
-    from hotspot.pipeline import save_store_cube, targeted_store_cube
-
     settings = load_settings(config, store=store, cell_size_m=cell, area=area,
                              area_filter=area_filter, crs=crs, freq=freq,
-                             max_cube_gb=max_cube_gb, target=target)
-    built = targeted_store_cube(settings)
-    path = save_store_cube(built, settings.store)
+                             max_cube_gb=max_cube_gb, target=target, clip_water=clip_water)
+    with rich_progress(stage="loading libraries") as progress:
+        from hotspot.features.cube import cube_periods
+        from hotspot.features.targets import cube_target
+        from hotspot.pipeline import save_store_cube, targeted_store_cube
+
+        progress.stage(f"building the cube of {settings.store}")
+        built = targeted_store_cube(settings)
+        progress.stage("saving the cube")
+        path = save_store_cube(built, settings.store)
     periods = cube_periods(built)
     total = built["counts"].sum()
     counted = f"{float(total):,.0f} harm" if built["counts"].dtype.kind == "f" else (
@@ -119,9 +143,9 @@ def cube(
 def backtest(
     store: StoreOpt,
     models: ModelsOpt,
-    from_: FromOpt,
-    to: ToOpt,
     out: Annotated[Path, typer.Option("--out", help="Folder for metrics and predictions.")],
+    from_: FromOpt = None,
+    to: ToOpt = None,
     cube_path: Annotated[
         Path | None, typer.Option("--cube", help="Cube to use; default STORE/cube.zarr.")
     ] = None,
@@ -144,20 +168,28 @@ def backtest(
     param: ParamOpt = None,
     seed: SeedOpt = None,
     n_bootstrap: NBootstrapOpt = None,
+    clip_water: ClipWaterOpt = None,
     config: ConfigOpt = None,
+    start: StartAliasOpt = None,
+    end: EndAliasOpt = None,
 ) -> None:
     """Rolling-origin backtest: refit at each origin, score the next period, per target."""
-    from hotspot.models import parse_model_names, parse_model_params
-    from hotspot.pipeline import open_store_cube, run_backtest, run_covariate_ablation
-    from hotspot.targeting import cube_targets, target_cube
-
+    from_, to = held_out(from_, to, start, end)
     settings = load_settings(config, store=store, out=out, seed=seed, n_bootstrap=n_bootstrap,
-                             target=target, backtest={"boxes": boxes, "offsets": offsets})
-    names = parse_model_names(models)
-    model_params = parse_model_params(param, settings.model_params)
-    cube_ = open_store_cube(settings.store, cube_path)
-    targets = cube_targets(cube_, settings)
-    with rich_progress() as progress:
+                             target=target, backtest={"boxes": boxes, "offsets": offsets},
+                             clip_water=clip_water)
+    # the bar starts before the heavy imports (pandas, geopandas, statsmodels: seconds)
+    with rich_progress(stage=f"backtest {models} {from_}..{to}: loading libraries") as progress:
+        from hotspot.models import parse_model_names, parse_model_params
+        from hotspot.pipeline import open_store_cube, run_backtest, run_covariate_ablation
+        from hotspot.targeting import cube_targets, target_cube
+
+        names = parse_model_names(models)
+        model_params = parse_model_params(param, settings.model_params)
+        progress.stage(f"backtest {models}: opening the cube")
+        cube_ = open_store_cube(settings.store, cube_path)
+        targets = cube_targets(cube_, settings)
+        progress.stage(f"backtest {models}: reading events, fitting {names[0]}")
         if covariates:
             if len(targets) > 1:
                 raise ConfigError("--covariates runs one target: give one --target")
@@ -207,18 +239,22 @@ def forecast(
     param: ParamOpt = None,
     seed: SeedOpt = None,
     n_bootstrap: NBootstrapOpt = None,
+    clip_water: ClipWaterOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Fit on all data and publish next period's forecast (gpkg, geojson, map, report)."""
-    from hotspot.models import parse_model_params
-    from hotspot.pipeline import open_store_cube, run_forecast
-
     settings = load_settings(config, store=store, out=out, model=model,
                              backtest_periods=backtest_periods, seed=seed,
-                             n_bootstrap=n_bootstrap, target=target)
-    model_params = parse_model_params(param, settings.model_params)
-    cube_ = open_store_cube(settings.store, cube_path)
-    with rich_progress() as progress:
+                             n_bootstrap=n_bootstrap, target=target, clip_water=clip_water)
+    with rich_progress(stage="loading libraries") as progress:
+        from hotspot.models import parse_model_params
+        from hotspot.pipeline import open_store_cube, run_forecast
+
+        model_params = parse_model_params(param, settings.model_params)
+        progress.stage("opening the cube")
+        cube_ = open_store_cube(settings.store, cube_path)
+        progress.stage(f"forecast ({settings.forecast.model}): backtesting the recent "
+                       "periods")
         run = run_forecast(settings, cube=cube_, model_params=model_params, progress=progress)
     if run.backtest is not None:
         _print_summary(run.backtest)
@@ -239,17 +275,20 @@ def demo(
         str | None, typer.Option("--target", help="Targets to forecast, comma-separated "
                                  "(default crime,harm).")
     ] = None,
+    clip_water: ClipWaterOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run the main job on the embedded City of London sample: ingest, cube, backtest the
     candidate models over the last 6 months for crime and for harm, and publish next
     month's forecast of each by the model that won (OUT/forecast/crime, OUT/forecast/harm)."""
-    from hotspot.demo import run_demo
-    from hotspot.models import parse_model_params
+    settings = load_settings(config, out=out, model=model, target=target,
+                             clip_water=clip_water)
+    with rich_progress(stage="loading libraries") as progress:
+        from hotspot.demo import run_demo
+        from hotspot.models import parse_model_params
 
-    settings = load_settings(config, out=out, model=model, target=target)
-    parse_model_params(None, settings.model_params)
-    with rich_progress() as progress:
+        parse_model_params(None, settings.model_params)
+        progress.stage("ingesting the sample")
         run = run_demo(settings, progress=progress)
     console.print(run.ingest.summary())
     console.print(f"cube: {run.cube_path}")

@@ -32,9 +32,9 @@ def _floats(text: str, option: str) -> list[float]:
 def backtest_grid_command(
     store: common.StoreOpt,
     models: common.ModelsOpt,
-    from_: common.FromOpt,
-    to: common.ToOpt,
     out: Annotated[Path, typer.Option("--out", help="Folder for cubes, units and metrics.")],
+    from_: common.FromOpt = None,
+    to: common.ToOpt = None,
     cells: Annotated[
         str, typer.Option("--cells", help="Cell sizes in metres, comma-separated: one cube each.")
     ] = "150",
@@ -64,6 +64,8 @@ def backtest_grid_command(
                           help="Work units per Dask task (more: less scheduling overhead).")
     ] = 4,
     config: common.ConfigOpt = None,
+    start: common.StartAliasOpt = None,
+    end: common.EndAliasOpt = None,
 ) -> None:
     """Backtest every model (and parameter set) at every cell size and origin, in parallel
     on Dask; the numbers equal 'hotspot backtest' run one by one. Re-running after a crash
@@ -72,6 +74,7 @@ def backtest_grid_command(
     Prefect (no temporary server)."""
     from hotspot.models import parse_model_names, parse_param_grid
 
+    from_, to = common.held_out(from_, to, start, end)
     settings = load_settings(config, store=store, out=out, seed=seed, n_bootstrap=n_bootstrap)
     names = parse_model_names(models)
     sizes = _floats(cells, "--cells")
@@ -85,16 +88,21 @@ def backtest_grid_command(
                              f"{'process' if processes else 'thread'} workers")
     common.console.print(f"backtest grid on {where}" + (" (Prefect flow)" if as_flow else ""),
                          highlight=False, markup=False)
-    if as_flow:
-        from hotspot.flows.backtest_grid import backtest_grid_flow as run_grid
-    else:
-        from hotspot.grid_backtest import run_backtest_grid as run_grid
-    paths = run_grid(
-        backtest=settings.backtest, dask_address=dask_address, n_workers=workers,
-        processes=processes, store=str(settings.store), models=names, first_target=from_,
-        last_target=to, out=str(settings.out), cell_sizes=sizes, param_grid=grid,
-        freq=settings.freq, resume=not fresh, units_per_task=units_per_task,
-    )
+    # the grid reports no count of its units: a spinner says it is working
+    with common.rich_progress(stage="loading libraries") as progress:
+        if as_flow:
+            from hotspot.flows.backtest_grid import backtest_grid_flow as run_grid
+        else:
+            from hotspot.grid_backtest import run_backtest_grid as run_grid
+        progress.stage(f"backtest grid: {len(names)} model(s) x {len(sizes)} cell size(s), "
+                       f"{from_}..{to}")
+        paths = run_grid(
+            backtest=settings.backtest, dask_address=dask_address, n_workers=workers,
+            processes=processes, store=str(settings.store), models=names,
+            first_target=from_, last_target=to, out=str(settings.out), cell_sizes=sizes,
+            param_grid=grid, freq=settings.freq, resume=not fresh,
+            units_per_task=units_per_task,
+        )
     _print_summary(Path(paths["summary"]))
     for key, path in paths.items():
         common.console.print(f"{key}: {path}")

@@ -8,7 +8,24 @@ from typing import Annotated
 
 import typer
 
-from hotspot.cli.common import StoreOpt, console, handle_errors, warn
+from hotspot.cli.common import (
+    ConfigOpt,
+    EndAliasOpt,
+    StartAliasOpt,
+    StoreOpt,
+    console,
+    date_option,
+    handle_errors,
+    pick_alias,
+    rich_progress,
+    warn,
+)
+from hotspot.settings import load_settings
+
+FirstDayOpt = date_option("--from", "First day YYYY-MM-DD; default: the first event "
+                          "month's first day.")
+LastDayOpt = date_option("--to", "Last day YYYY-MM-DD; default: the last event month's "
+                         "last day.")
 
 
 @handle_errors
@@ -26,18 +43,15 @@ def weather_command(
                      "tenths) or a CSV date,tmax,tmin,tavg,prcp (°C, mm). Alone, it is read "
                      "without touching the network."),
     ] = None,
-    start: Annotated[
-        str | None, typer.Option("--start", help="First day YYYY-MM-DD; default: the "
-                                 "first event month's first day.")
-    ] = None,
-    end: Annotated[
-        str | None, typer.Option("--end", help="Last day YYYY-MM-DD; default: the last "
-                                 "event month's last day.")
-    ] = None,
+    from_: FirstDayOpt = None,
+    to: LastDayOpt = None,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for meteostat before "
                             "falling back.")
     ] = 30.0,
+    config: ConfigOpt = None,
+    start: StartAliasOpt = None,
+    end: EndAliasOpt = None,
 ) -> None:
     """Fetch daily weather (max/min/mean temperature, rain) into STORE/weather/daily.parquet.
 
@@ -50,6 +64,9 @@ def weather_command(
 
     if timeout <= 0:
         raise ConfigError(f"--timeout must be positive, got {timeout}")
+    first = pick_alias(from_, start, "--from", "--start")
+    last = pick_alias(to, end, "--to", "--end")
+    settings = load_settings(config, store=store)
     # meteostat logs every failed request; the outcome is reported once below (--debug
     # shows its log)
     client_log = logging.getLogger("meteostat")
@@ -57,8 +74,9 @@ def weather_command(
     if not DEBUG["enabled"]:
         client_log.setLevel(logging.CRITICAL)
     try:
-        run = ingest_weather(store, station=station, file=file, start=start, end=end,
-                             timeout_s=timeout)
+        with rich_progress(stage="fetching daily weather"):
+            run = ingest_weather(settings.store, station=station, file=file, start=first,
+                                 end=last, timeout_s=timeout)
     finally:
         client_log.setLevel(level)
     for message in run.warnings:

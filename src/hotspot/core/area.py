@@ -1,4 +1,14 @@
-"""Study areas: a boundary file (optionally filtered) or a bounding box, in a metric CRS."""
+"""Study areas: a boundary file (optionally filtered) or a bounding box, in a metric CRS.
+
+A study area can be clipped to land (``clip_to_land``, setting ``clip_water``): each part
+is intersected with the union of the polygons of a land file, the polygons to *keep*
+(e.g. a coastline or "land" layer). Land rather than water because boundary files such
+as the City of London's wards run to the middle of the Thames, and a land layer clips
+any river, dock or coast without the project shipping a water polygon for each. Parts
+left with no land keep their row with an empty geometry: nothing is dropped unseen. The
+clip is recorded in each part's ``land_clip`` column, so the area saved in a store (and
+the reports built from it) still say that and what it was clipped to.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from pyproj import CRS
 from shapely import make_valid
 from shapely.geometry import box
@@ -21,6 +32,8 @@ WGS84 = "EPSG:4326"
 # British National Grid is the metric CRS every GB data set already uses.
 _GREAT_BRITAIN = (-8.7, 49.8, 1.9, 60.9)
 _BOUNDARY_FILES = "a shapefile, .zip, .gpkg or .geojson"
+#: Column of a clipped area's parts naming the land file it was clipped to.
+LAND_CLIP_COLUMN = "land_clip"
 
 
 @dataclass(frozen=True)
@@ -38,8 +51,22 @@ class StudyArea:
     def area_m2(self) -> float:
         return float(self.geometry.area)
 
+    @property
+    def clipped_to(self) -> str | None:
+        """The land file the area was clipped to, or ``None``."""
+        return land_clip_of(self.parts)
+
     def to_file(self, path: Path) -> None:
         self.parts.to_file(path, driver="GPKG", layer="area")
+
+
+def land_clip_of(parts: gpd.GeoDataFrame | None) -> str | None:
+    """The land file recorded in ``parts``' ``land_clip`` column, or ``None``."""
+    if parts is None or LAND_CLIP_COLUMN not in parts.columns:
+        return None
+    names = parts[LAND_CLIP_COLUMN].dropna().astype(str)
+    names = names[names != ""]
+    return None if names.empty else str(names.iloc[0])
 
 
 def choose_metric_crs(lon: float, lat: float) -> str:
@@ -86,7 +113,8 @@ def _finish(parts: gpd.GeoDataFrame, crs: str | None, source: str) -> StudyArea:
 
 
 def load_area(
-    path: Path | str, area_filter: str | None = None, crs: str | None = None
+    path: Path | str, area_filter: str | None = None, crs: str | None = None, *,
+    clip_land: Path | str | None = None,
 ) -> StudyArea:
     """Read a boundary file (shapefile, zipped shapefile, GeoPackage, GeoJSON).
 
@@ -98,20 +126,61 @@ def load_area(
         ``COLUMN=VALUE`` keeps only matching features (e.g. ``BOROUGH=City of London``).
     crs
         Metric CRS for the grid; default EPSG:27700 in Great Britain, else the UTM zone.
+    clip_land
+        A file of land polygons: the area is clipped to them (:func:`clip_to_land`).
     """
-    path = Path(path)
+    area = _load_area(Path(path), area_filter, crs)
+    return area if clip_land is None else clip_to_land(area, clip_land)
+
+
+def _read_polygons(path: Path, what: str) -> gpd.GeoDataFrame:
     if not path.exists():
-        raise DataError(f"area file {path} not found: pass a shapefile, .zip, .gpkg or .geojson")
+        raise DataError(f"{what} {path} not found: pass a shapefile, .zip, .gpkg or .geojson")
     try:
-        parts = gpd.read_file(path)
+        frame = gpd.read_file(path)
     except Exception as exc:
-        raise DataError(f"area file {path} cannot be read as a boundary file: {exc}") from None
-    # a CSV or a table-only layer reads as a plain DataFrame: there is no area in it
-    if not isinstance(parts, gpd.GeoDataFrame) or (len(parts) and parts.geometry.isna().all()):
-        raise DataError(f"area file {path} has no geometry: a study area needs a "
-                        f"boundary file with polygons ({_BOUNDARY_FILES})")
-    if parts.crs is None:
-        raise DataError(f"area file {path} has no CRS: add a .prj or use a GeoPackage")
+        raise DataError(f"{what} {path} cannot be read as a boundary file: {exc}") from None
+    if not isinstance(frame, gpd.GeoDataFrame) or (len(frame) and frame.geometry.isna().all()):
+        raise DataError(f"{what} {path} has no geometry: a study area needs a boundary file "
+                        f"with polygons ({_BOUNDARY_FILES})")
+    if frame.crs is None:
+        raise DataError(f"{what} {path} has no CRS: add a .prj or use a GeoPackage")
+    return frame
+
+
+def clip_to_land(area: StudyArea, land_file: Path | str) -> StudyArea:
+    """``area`` with each part cut to the polygons of ``land_file`` (see the module
+    docstring); ``DataError`` when the file has no polygon or none overlaps the area."""
+    land_file = Path(land_file)
+    what = "--clip-water land file"
+    land = _read_polygons(land_file, what).to_crs(area.crs)
+    geoms = shapely.make_valid(np.asarray(land.geometry.dropna().values, dtype=object))
+    polygons = [g for g in shapely.get_parts(geoms)
+                if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not polygons or shapely.union_all(polygons).area <= 0:
+        raise DataError(f"{what} {land_file} has no polygons: it must hold the land to keep "
+                        f"as polygons ({_BOUNDARY_FILES})")
+    land_union = shapely.union_all(polygons)
+    parts = area.parts.copy()
+    # intersections along shared edges leave lines and points: only area counts
+    parts["geometry"] = [_polygonal(shapely.intersection(g, land_union))
+                         for g in parts.geometry.values]
+    if parts.union_all().area <= 0:
+        raise DataError(f"{what} {land_file}: none of its polygons overlaps the study area "
+                        f"(is it the land to keep, in the right place and CRS?)")
+    parts[LAND_CLIP_COLUMN] = str(land_file)
+    return StudyArea(parts=parts, crs=area.crs)
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry:
+    pieces = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
+    if not pieces:
+        return shapely.Polygon()
+    return pieces[0] if len(pieces) == 1 else shapely.MultiPolygon(pieces)
+
+
+def _load_area(path: Path, area_filter: str | None, crs: str | None) -> StudyArea:
+    parts = _read_polygons(path, "area file")
     # Some shapefiles' .prj (the shared London wards among them) describe the British
     # National Grid without its EPSG code, too loosely for pyproj to call it EPSG:27700 at
     # its usual confidence; name it so the grid and the store get the exact CRS.

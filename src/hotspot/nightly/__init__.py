@@ -14,7 +14,11 @@ Prefect flow (``hotspot.flows.nightly``) runs the same pass with each step as a 
    forecast files, harm rankings, ``health.json`` (``health``) and ``run.json`` go into a
    temporary folder renamed to ``RUNS/YYYY-MM-DD[-n]`` (``runs``); only then does
    ``latest`` move, old runs beyond ``keep`` are deleted, and the state records the
-   published data fingerprint.
+   published data fingerprint. ``summary.md`` (``summary``) is the operator's summary:
+   outcome, warnings, drift check and backtest scores.
+5. :func:`run_view` (``summary``): the pass's outcome (``Nothing new``, ``Published``,
+   ``Published with warnings``), summary, top boxes and links, which the flow turns into
+   its final state and Prefect artifacts.
 
 The settings are the ``nightly`` section of :class:`hotspot.settings.Settings` with the
 shared ones (store, area, model, backtest); the store's lock (``STORE/.lock``) keeps two
@@ -40,16 +44,28 @@ from hotspot.nightly.runs import (
     next_run_name,
     prune_runs,
     read_latest,
+    run_day,
     update_latest,
 )
 from hotspot.nightly.state import STATE_FILE, read_state, utc_now
+from hotspot.nightly.summary import (
+    NOTHING_NEW,
+    PUBLISHED,
+    PUBLISHED_WITH_WARNINGS,
+    SUMMARY_MD,
+    RunView,
+    outcome,
+    run_view,
+)
 
 __all__ = [
-    "HEALTH_JSON", "LATEST", "LATEST_TXT", "RUN_JSON", "STATE_FILE", "IngestSummary", "Plan",
+    "HEALTH_JSON", "LATEST", "LATEST_TXT", "NOTHING_NEW", "PUBLISHED",
+    "PUBLISHED_WITH_WARNINGS", "RUN_JSON", "STATE_FILE", "SUMMARY_MD", "IngestSummary", "Plan",
+    "RunView",
     "api_months_to_fetch", "backtest_recent", "check_nightly", "code_version", "detect",
     "drift_check", "fetch_api_month", "harm_hit_rates", "ingest_new", "list_runs",
-    "next_run_name", "nightly_settings", "nothing_new_result", "prune_runs", "publish_run",
-    "read_latest",
-    "read_state", "rebuild_cube", "run_nightly", "update_latest", "utc_now",
+    "next_run_name", "nightly_settings", "nothing_new_result", "outcome", "prune_runs",
+    "publish_run", "read_latest", "read_state", "rebuild_cube", "run_day", "run_nightly",
+    "run_view", "update_latest", "utc_now",
     "volume_anomalies",
 ]

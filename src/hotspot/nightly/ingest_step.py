@@ -41,7 +41,8 @@ class IngestSummary:
 
 def area_of(settings: Settings) -> StudyArea:
     """The study area of the pass (``check_nightly`` made sure it is set)."""
-    return load_area(settings.area, settings.area_filter, settings.crs)
+    return load_area(settings.area, settings.area_filter, settings.crs,
+                     clip_land=settings.clip_water)
 
 
 def fetch_api_month(settings: Settings, month: str, logger: Logger | None = None

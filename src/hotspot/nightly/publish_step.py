@@ -37,6 +37,7 @@ from hotspot.nightly.records import BacktestRecord, Health, HealthWarning, previ
 from hotspot.nightly.report import report_section
 from hotspot.nightly.runs import code_version, next_run_name, prune_runs, read_latest, update_latest
 from hotspot.nightly.state import params_fingerprint, read_state, utc_now, write_state
+from hotspot.nightly.summary import SUMMARY_MD, summary_markdown
 from hotspot.pipeline import (
     ModelRecord,
     cube_from_store,
@@ -44,6 +45,9 @@ from hotspot.pipeline import (
     publish_store_forecast,
     save_store_cube,
 )
+from hotspot.publish.cells import ALL_LABEL
+from hotspot.publish.report import render_report_html
+from hotspot.publish.track_record import backtest_section
 from hotspot.settings import Settings
 from hotspot.targeting import SELECTION_FILE, harm_view, target_cube, write_selection
 
@@ -188,8 +192,18 @@ def publish_run(
             "store_sha256": fingerprint["sha256"],
             "ingest_report": ingest.report,
         }
-        write_text_atomic(tmp / "report.md", (tmp / "report.md").read_text() + report_section(
-            run_name, health, data, cells, wards, weights, harm_cfg.top_n))
+        report_md = (tmp / "report.md").read_text() + report_section(
+            run_name, health, data, cells, wards, weights, harm_cfg.top_n)
+        write_text_atomic(tmp / "report.md", report_md)
+        # report.html says what report.md says, the nightly section included
+        write_text_atomic(tmp / "report.html", render_report_html(
+            report_md, cube, backtest=record, images={"map.png": (tmp / "map.png").read_bytes()}))
+        target_title = str(cube.attrs.get("target_label") or ALL_LABEL)
+        write_text_atomic(tmp / SUMMARY_MD, summary_markdown(
+            run_name, health, data, model=model, target_title=target_title,
+            backtest_lines=backtest_section(record, model, target=published.target,
+                                            target_title=target_title,
+                                            boxes=settings.backtest.boxes)))
         write_text_atomic(tmp / HEALTH_JSON,
                           json.dumps(health.to_dict(), indent=1, default=str) + "\n")
         run = {
@@ -200,7 +214,8 @@ def publish_run(
                          "target_label": cube.attrs.get("target_label", published.target),
                          "target_period": data["target_period"],
                          "files": sorted([p.name for p in published.outputs.values()]
-                                         + [HARM_CELLS, HARM_WARDS, HEALTH_JSON, RUN_JSON]
+                                         + [HARM_CELLS, HARM_WARDS, HEALTH_JSON, RUN_JSON,
+                                            SUMMARY_MD]
                                          + ([SELECTION_FILE] if chosen.selection else []))},
             "selection": chosen.selection.to_dict() if chosen.selection else None,
             "harm_weights": {**weights.to_dict(), "note": APPROXIMATION_NOTE

@@ -10,6 +10,7 @@ import pandas as pd
 from hotspot.core.markdown import escape_text, markdown_table
 from hotspot.features.harm import HarmWeights
 from hotspot.nightly.records import Health
+from hotspot.nightly.summary import drift_lines, warning_lines
 
 
 def _md_table(frame: pd.DataFrame) -> list[str]:
@@ -26,24 +27,10 @@ def report_section(run_name: str, health: Health, data: dict[str, Any],
                  f"Rows ingested {health.rows_ingested:,} "
                  f"(events {health.events_ingested:,}, quarantined "
                  f"{health.quarantined:,}). Duration {health.duration_s:.1f} s.")
-    lines += ["", "### Warnings", ""]
-    if health.warnings:
-        lines += [f"- **WARNING ({escape_text(w.kind)})**: {escape_text(w.message)}"
-                  for w in health.warnings]
-    else:
-        lines.append("None: the model beats the best baseline and no month's volume is "
-                     "anomalous.")
-    drift = health.drift
-    if drift.checked:
-        lines += ["", "### Model against the best baseline (paired by month)", ""]
-        frame = pd.DataFrame([{
-            "metric": c.label, "best baseline": c.reference,
-            "mean difference [95 % CI]": f"{c.mean_diff:+.3f} [{c.ci_low:+.3f}, "
-                                         f"{c.ci_high:+.3f}]",
-            "beats it": "yes" if c.beats else "no"} for c in drift.comparisons])
-        lines += _md_table(frame)
-    elif drift.note:
-        lines += ["", f"Drift check: not applicable ({drift.note})."]
+    lines += ["", "### Warnings", "", *warning_lines(health)]
+    drift = drift_lines(health)
+    if drift:
+        lines += ["", *drift]
     if health.harm_hit_rate:
         table = pd.DataFrame(health.harm_hit_rate)
         wide = table.pivot_table(index="model", columns="coverage", values="value",

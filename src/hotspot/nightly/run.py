@@ -14,6 +14,7 @@ from hotspot.models.params import parse_model_params
 from hotspot.nightly.detect import Logger, Plan, detect
 from hotspot.nightly.ingest_step import fetch_api_month, ingest_new
 from hotspot.nightly.publish_step import backtest_recent, publish_run, rebuild_cube
+from hotspot.nightly.runs import run_day, time_zone
 from hotspot.nightly.state import utc_now
 from hotspot.pipeline import Step, run_step
 from hotspot.settings import Settings, load_settings
@@ -43,6 +44,7 @@ def check_nightly(settings: Settings) -> None:
     if len(settings.targets) > 1:
         raise ConfigError(f"setting 'target': the nightly pass publishes one target, got "
                           f"{settings.target!r}: give one name (e.g. crime or harm)")
+    time_zone(nightly.schedule.timezone)  # an unknown zone fails now, not at 02:00
     chosen = [] if settings.forecast.model == AUTO else [settings.forecast.model]
     parse_model_params(None, {**{m: {} for m in chosen},
                               **settings.model_params})  # bad parameters fail now
@@ -72,9 +74,11 @@ def run_nightly(
 
     Each step goes through ``step(name, fn, *args)``: called as is by default, run as a
     Prefect task by ``hotspot.flows.nightly``. The store's lock is held for the whole
-    pass, so a second pass on the same store refuses at once.
+    pass, so a second pass on the same store refuses at once. ``today`` dates the run
+    folder (default: today in ``nightly.schedule.timezone``, see :func:`run_day`).
     """
     check_nightly(settings)
+    today = today or run_day(settings.nightly.schedule.timezone)
     logger = logger or log
     started, started_at = time.monotonic(), utc_now()
     with store_lock(settings.store):

@@ -11,16 +11,41 @@ import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import hotspot
 from hotspot.core.atomic import write_text_atomic
-from hotspot.core.errors import DataError
+from hotspot.core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 LATEST = "latest"
 LATEST_TXT = "latest.txt"
 _RUN_NAME = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})(?:-(?P<n>\d+))?$")
+
+
+def time_zone(name: str | None) -> ZoneInfo | None:
+    """The IANA zone ``name`` (None: the machine's local zone); ``ConfigError`` if unknown."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"setting 'nightly.schedule.timezone': unknown time zone {name!r}: "
+                          "give an IANA name such as Europe/London or UTC") from exc
+
+
+def run_day(timezone: str | None, at: dt.datetime | None = None) -> dt.date:
+    """The date of a run at ``at`` (default now) in ``timezone`` (default the machine's
+    zone): the date in its run folder and in its flow-run name, so a 00:30 run in London
+    during summer time is dated London's day, not UTC's."""
+    zone = time_zone(timezone)
+    at = at or dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        at = at.astimezone()  # a naive time is the machine's local time
+    return at.astimezone(zone).date() if zone else at.astimezone().date()
+
+
 def list_runs(runs_dir: Path) -> list[str]:
     """Run folder names, oldest first (by date, then the same-day suffix)."""
     runs_dir = Path(runs_dir)

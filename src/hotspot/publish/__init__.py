@@ -15,14 +15,19 @@ from pathlib import Path
 import geopandas as gpd
 import xarray as xr
 
+from hotspot.core.area import BRITISH_NATIONAL_GRID, same_crs
 from hotspot.core.atomic import atomic_path, replace_folder, write_text_atomic
 from hotspot.core.errors import DataError
 from hotspot.evaluation.backtest import BacktestResult
 from hotspot.evaluation.selection import Selection
 from hotspot.features.cube import grid_of
 from hotspot.publish.cells import EXTRA_COLUMNS, LEADING_COLUMNS, ForecastInfo, cell_table
-from hotspot.publish.maps import WGS84, folium_html, map_title, static_png
-from hotspot.publish.report import render_report
+from hotspot.publish.gis_style import layer_metadata, style_geopackage
+from hotspot.publish.maps import WGS84, map_title, static_png
+from hotspot.publish.patrol import patrol_pdf
+from hotspot.publish.report import render_report, render_report_html
+from hotspot.publish.scale import rank_classes
+from hotspot.publish.webmap import leaflet_html
 
 __all__ = ["FILE_NAMES", "ForecastInfo", "cell_table", "publish_forecast", "write_forecast"]
 
@@ -33,9 +38,28 @@ FILE_NAMES: dict[str, str] = {
     "cells_csv": "forecast_cells.csv",
     "html": "map.html",
     "png": "map.png",
+    "patrol": "patrol.pdf",
     "report": "report.md",
+    "report_html": "report.html",
 }
 GPKG_LAYER = "cells"
+#: Year of the OS boundary statement: the shipped and shared London ward boundaries are
+#: the London ward file dated 2025 (its zip entries are of 2025-03-27).
+BOUNDARY_YEAR = 2025
+OS_ATTRIBUTION = "Boundaries: Contains OS data © Crown copyright and database right {year}"
+POLICE_UK_MAP_CREDIT = "Crime data: police.uk, Open Government Licence v3.0"
+
+
+def _map_credits(cube: xr.Dataset, attribution: str | None) -> list[str]:
+    """Data credits for the maps: the data licence, and the OS statement for British
+    boundaries (OSM is credited by the web map itself, only when its tiles load)."""
+    credits = []
+    if attribution:
+        credits.append(POLICE_UK_MAP_CREDIT if "Open Government Licence" in attribution
+                       else attribution)
+    if same_crs(cube.attrs["crs"], BRITISH_NATIONAL_GRID):
+        credits.append(OS_ATTRIBUTION.format(year=BOUNDARY_YEAR))
+    return credits
 
 
 def _boundary(cube: xr.Dataset, area_parts: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
@@ -46,6 +70,13 @@ def _boundary(cube: xr.Dataset, area_parts: gpd.GeoDataFrame | None) -> gpd.GeoD
     if area_parts.crs is None:
         raise DataError("area_parts has no CRS: set one (e.g. parts.set_crs('EPSG:27700'))")
     return area_parts[["geometry"]].to_crs(cube.attrs["crs"])
+
+
+def _named_parts(area_parts: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    # the patrol sheet names wards; a boundary without parts is outlined, not named
+    if not isinstance(area_parts, gpd.GeoDataFrame) or area_parts.empty:
+        return None
+    return area_parts
 
 
 def publish_forecast(
@@ -115,7 +146,9 @@ def write_forecast(
 
     Returns
     -------
-    Paths by key: ``gpkg, geojson, html, png, report, cells_csv``.
+    Paths by key (:data:`FILE_NAMES`): ``gpkg`` (styled for QGIS, with layer metadata),
+    ``geojson``, ``cells_csv``, ``html`` (offline Leaflet map), ``png``, ``patrol`` (the
+    one-page patrol sheet), ``report`` (and its HTML twin ``report_html``).
     """
     table, info = cell_table(forecast, cube, top_share, boxes=boxes, area_parts=area_parts)
     if not float(table["expected"].sum()) > 0:
@@ -131,12 +164,20 @@ def write_forecast(
     cell_size = float(cube.attrs["cell_size_m"])
     title = map_title(info.model, info.target_label, float(top_share),
                       target_title=info.target_title)
-    html = folium_html(table, boundary, title=title, cell_size_m=cell_size)
-    png = static_png(table, boundary, title=title, cell_size_m=cell_size)
+    counted = "expected harm" if info.weighted else "expected crimes"
+    credits = _map_credits(cube, attribution)
+    html = leaflet_html(table, boundary, title=title, counted=counted, attributions=credits,
+                        cell_size_m=cell_size)
+    png = static_png(table, boundary, title=title, cell_size_m=cell_size, counted=counted)
+    patrol = patrol_pdf(table, boundary, _named_parts(area_parts), title=title,
+                        counted=counted, attributions=credits)
     csv = table.drop(columns="geometry").to_csv(index=False)
     report = render_report(table, cube, info, top_share=float(top_share), backtest=backtest,
                            attribution=attribution, files=list(FILE_NAMES.values()),
                            selection=selection)
+    report_html = render_report_html(report, cube, backtest=backtest, images={"map.png": png})
+
+    keywords, description = layer_metadata(info, attribution)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -145,12 +186,20 @@ def write_forecast(
         # the temporary name lacks the .gpkg extension; the final name has it
         warnings.filterwarnings("ignore", message="The filename extension should be",
                                 category=RuntimeWarning)
-        table.to_file(tmp, driver="GPKG", layer=GPKG_LAYER)
+        table.to_file(tmp, driver="GPKG", layer=GPKG_LAYER,
+                      layer_options={"IDENTIFIER": title, "DESCRIPTION": description},
+                      layer_metadata=keywords)
+        style_geopackage(tmp, GPKG_LAYER, rank_classes(table), title=title,
+                         abstract=description, keywords=keywords,
+                         licence=attribution or "see the data source's licence")
     with atomic_path(paths["geojson"]) as tmp:
         table.to_crs(WGS84).to_file(tmp, driver="GeoJSON", layer=GPKG_LAYER, RFC7946="YES")
     write_text_atomic(paths["cells_csv"], csv)
     write_text_atomic(paths["html"], html)
     with atomic_path(paths["png"]) as tmp:
         tmp.write_bytes(png)
+    with atomic_path(paths["patrol"]) as tmp:
+        tmp.write_bytes(patrol)
     write_text_atomic(paths["report"], report)
+    write_text_atomic(paths["report_html"], report_html)
     return paths

@@ -12,6 +12,7 @@ name of the study-area part containing it (``publish.places``), and the target i
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from hotspot.core.area import land_clip_of
 from hotspot.core.errors import ConfigError, DataError, GridError
 from hotspot.core.periods import period_label, to_period
 from hotspot.core.ranking import rank_cells
@@ -57,10 +59,25 @@ class ForecastInfo:
     weighted: bool = False
     boxes: int = 20
     area_name_column: str | None = None
+    #: The study area the cells cover (km², the sum of the clipped cells' areas).
+    area_km2: float | None = None
+    #: The land polygon file the study area was clipped to (``--clip-water``), if any.
+    area_clipped_to: str | None = None
 
     @property
     def target_label(self) -> str:
         return period_label(self.target)
+
+    @property
+    def area_summary(self) -> str:
+        """What the study area includes, in one sentence for the reports."""
+        if self.area_km2 is None:
+            return "Study area: unknown."
+        size = f"Study area: {self.area_km2:.2f} km² of cells"
+        if self.area_clipped_to:
+            return f"{size}, clipped to the land polygons of {self.area_clipped_to}."
+        return (f"{size}: the whole boundary, water included (not clipped to land; "
+                "see --clip-water).")
 
     @property
     def counted(self) -> str:
@@ -156,6 +173,17 @@ def top_mask(order: np.ndarray, area_m2: np.ndarray, top_share: float) -> np.nda
     return mask
 
 
+def _clipped_to(cube: xr.Dataset, area_parts: gpd.GeoDataFrame | None) -> str | None:
+    """The land file the cube's area was clipped to: its provenance says so when the
+    store built it, the parts (a clipped ``StudyArea``'s) otherwise."""
+    try:
+        record = json.loads(cube.attrs.get("provenance") or "{}")
+    except (TypeError, ValueError):
+        record = {}
+    clipped = record.get("area_clipped_to") if isinstance(record, dict) else None
+    return str(clipped) if clipped else land_clip_of(area_parts)
+
+
 def cell_table(
     forecast: xr.DataArray, cube: xr.Dataset, top_share: float = 0.05, *,
     boxes: int = 20, area_parts: gpd.GeoDataFrame | None = None,
@@ -204,5 +232,7 @@ def cell_table(
         geometry="geometry",
         crs=cube.attrs["crs"],
     )
-    info = dataclasses.replace(info, boxes=boxes, area_name_column=name_col)
+    info = dataclasses.replace(info, boxes=boxes, area_name_column=name_col,
+                               area_km2=float(area_m2.sum()) / 1e6,
+                               area_clipped_to=_clipped_to(cube, area_parts))
     return table.iloc[order].reset_index(drop=True), info

@@ -1,29 +1,28 @@
-"""Maps of a published forecast: an interactive folium page and a static PNG.
+"""The static map (map.png) and the drawing it shares with the patrol sheet.
 
-The folium page loads Leaflet and its background tiles from the web when it is opened
-(the file itself is complete and written offline); the PNG is drawn with matplotlib's
-Agg renderer and needs nothing at viewing time.
+Drawn with matplotlib's Agg renderer: nothing is needed at viewing time. Cells are
+coloured by the shared rank classes (``publish.scale``), the top-N patrol boxes are
+outlined and labelled with their rank at a point inside each box.
 """
 
 from __future__ import annotations
 
-import html
 import io
 
-import branca.colormap as cm
-import folium
 import geopandas as gpd
-import numpy as np
+from matplotlib import patheffects
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from hotspot.publish.cells import percent_label
+from hotspot.publish.places import representative_points
+from hotspot.publish.scale import BOX_COLOUR, RankClass, class_colours, rank_classes
 
 WGS84 = "EPSG:4326"
-_TOP_COLOURS = ["#fee391", "#fe9929", "#cc4c02", "#662506"]
+#: A white halo keeps the black rank numbers readable on the darkest class.
+_HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
 
 
 def map_title(model: str, period: str, top_share: float, *,
@@ -33,80 +32,56 @@ def map_title(model: str, period: str, top_share: float, *,
             "of area")
 
 
-def folium_html(
-    table: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, *, title: str, cell_size_m: float
-) -> str:
-    """A standalone HTML page: boundary, top cells coloured by expected count, legend."""
-    boundary_ll = boundary.to_crs(WGS84)
-    west, south, east, north = boundary_ll.total_bounds
-    fmap = folium.Map(location=[(south + north) / 2, (west + east) / 2],
-                      control_scale=True)
-    folium.GeoJson(
-        boundary_ll[["geometry"]],
-        name="area boundary",
-        style_function=lambda _: {"color": "#333333", "weight": 1.5, "fill": False},
-        interactive=False,
-    ).add_to(fmap)
+def draw_cells(ax: Axes, table: gpd.GeoDataFrame, classes: list[RankClass], *,
+               alpha: float = 1.0) -> None:
+    """Every cell filled with its rank class colour."""
+    table.plot(ax=ax, color=list(class_colours(table, classes)), edgecolor="#cccccc",
+               linewidth=0.2, alpha=alpha)
 
-    top = table.loc[table["in_top"], ["cell_id", "rank", "expected", "geometry"]].to_crs(WGS84)
-    if not top.empty:
-        low, high = float(top["expected"].min()), float(top["expected"].max())
-        if high <= low:
-            high = low + max(abs(low) * 1e-6, 1e-9)
-        colormap = cm.LinearColormap(_TOP_COLOURS, vmin=low, vmax=high)
-        colormap.caption = f"expected count per {cell_size_m:g} m cell (top cells)"
-        top = top.assign(expected=top["expected"].round(3))
-        folium.GeoJson(
-            top,
-            name="top cells",
-            style_function=lambda feature: {
-                "fillColor": colormap(feature["properties"]["expected"]),
-                "color": "#222222", "weight": 0.8, "fillOpacity": 0.75,
-            },
-            tooltip=folium.GeoJsonTooltip(fields=["cell_id", "rank", "expected"],
-                                          aliases=["cell", "rank", "expected"]),
-        ).add_to(fmap)
-        colormap.add_to(fmap)
-    note = ("Background tiles and the Leaflet library load from the web when this page is "
-            "opened; map.png is the offline view.")
-    header = (
-        '<div style="position: fixed; top: 10px; left: 50px; z-index: 1000; '
-        'background: white; padding: 6px 10px; border: 1px solid #999; '
-        'font: 14px sans-serif; max-width: 60%;">'
-        f"<b>{html.escape(title)}</b><br><small>{html.escape(note)}</small></div>"
-    )
-    fmap.get_root().html.add_child(folium.Element(header))
-    fmap.fit_bounds([[south, west], [north, east]])
-    return fmap.get_root().render()
+
+def draw_boxes(ax: Axes, table: gpd.GeoDataFrame, *, fontsize: float = 7.0) -> int:
+    """Outline the top-N boxes (``in_boxes``) and write each one's rank inside it;
+    return how many were drawn."""
+    boxes = table[table["in_boxes"]]
+    if boxes.empty:
+        return 0
+    boxes.boundary.plot(ax=ax, color=BOX_COLOUR, linewidth=1.3)
+    points = representative_points(boxes.geometry)
+    for rank, point in zip(boxes["rank"], points, strict=True):
+        ax.text(point.x, point.y, str(int(rank)), fontsize=fontsize, fontweight="bold",
+                ha="center", va="center", color="black", path_effects=_HALO)
+    return len(boxes)
+
+
+def legend_handles(classes: list[RankClass], n_boxes: int) -> list[Patch]:
+    handles = [Patch(facecolor=cls.colour, edgecolor="#777777", label=cls.label)
+               for cls in classes]
+    handles.append(Patch(facecolor="none", edgecolor=BOX_COLOUR, linewidth=1.3,
+                         label=f"top {n_boxes} boxes (rank inside)"))
+    return handles
 
 
 def static_png(
-    table: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, *, title: str, cell_size_m: float
+    table: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame, *, title: str, cell_size_m: float,
+    counted: str = "expected events",
 ) -> bytes:
-    """PNG bytes: all cells shaded by expected density, top cells outlined, boundary drawn."""
-    fig = Figure(figsize=(8, 6.5))
+    """PNG bytes: all cells by rank class, top-N boxes outlined with rank labels, the
+    boundary drawn, a legend of the classes (densities per km²)."""
+    fig = Figure(figsize=(9, 6.5))
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.02, 0.04, 0.80, 0.88))
+    ax = fig.add_axes((0.01, 0.04, 0.66, 0.88))
     ax.set_axis_off()  # before plotting: geopandas redraws after each layer
-    density = table["expected_per_km2"].to_numpy(dtype=float)
-    vmax = float(np.max(density)) if density.size and np.max(density) > 0 else 1.0
-    norm = Normalize(vmin=0.0, vmax=vmax)
-    cmap = "YlOrRd"
-    table.plot(ax=ax, column="expected_per_km2", cmap=cmap, norm=norm,
-               edgecolor="#dddddd", linewidth=0.2)
-    top = table[table["in_top"]]
-    if not top.empty:
-        top.boundary.plot(ax=ax, color="#1f3a93", linewidth=1.4)
+    classes = rank_classes(table)
+    draw_cells(ax, table, classes)
     boundary.to_crs(table.crs).boundary.plot(ax=ax, color="#333333", linewidth=0.8)
-    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=fig.add_axes((0.86, 0.15, 0.03, 0.7)),
-                 label="expected events per km²")
-    ax.legend(handles=[Line2D([], [], color="#1f3a93", linewidth=1.4,
-                              label=f"top cells ({len(top)})")],
-              loc="upper right", fontsize=8, frameon=True)
+    n_boxes = draw_boxes(ax, table)
+    fig.legend(handles=legend_handles(classes, n_boxes), loc="center left",
+               bbox_to_anchor=(0.68, 0.5), fontsize=8, frameon=False,
+               title=f"{counted} per km²", title_fontsize=8)
     ax.text(0.01, 0.01, f"cells: {cell_size_m:g} m · {table.crs.to_string()}",
             transform=ax.transAxes, fontsize=8, ha="left", va="bottom",
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-    ax.set_title(title, fontsize=11)
+    fig.suptitle(title, fontsize=11)
     ax.set_aspect("equal")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=150)

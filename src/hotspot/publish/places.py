@@ -20,13 +20,12 @@ import pandas as pd
 import shapely
 
 from hotspot.core.errors import DataError
+from hotspot.core.names import name_column
 
 #: How far inside its cell a published point must be (metres, in the cube's CRS).
 INSET_M = 2.0
 #: Decimals of the published latitude and longitude (about 1.1 m of latitude).
 LATLON_DECIMALS = 5
-#: Name columns tried first, in this order, before any other text column.
-NAME_COLUMNS = ("NAME", "name")
 
 
 def representative_points(cells: gpd.GeoSeries, inset_m: float = INSET_M) -> gpd.GeoSeries:
@@ -50,24 +49,6 @@ def lat_lon(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     wgs = points.to_crs("EPSG:4326")
     return (np.round(wgs.y.to_numpy(dtype=float), LATLON_DECIMALS),
             np.round(wgs.x.to_numpy(dtype=float), LATLON_DECIMALS))
-
-
-def _is_text(column: pd.Series) -> bool:
-    if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
-        return True
-    values = column.dropna()
-    return column.dtype == object and not values.empty and bool(
-        values.map(lambda v: isinstance(v, str)).all())
-
-
-def name_column(parts: gpd.GeoDataFrame) -> str | None:
-    """The column of ``parts`` holding the part names: ``NAME``, ``name``, else the first
-    text column; ``None`` when there is none."""
-    columns = [c for c in parts.columns if c != parts.geometry.name]
-    for wanted in NAME_COLUMNS:
-        if wanted in columns and _is_text(parts[wanted]):
-            return wanted
-    return next((str(c) for c in columns if _is_text(parts[c])), None)
 
 
 def area_names(points: gpd.GeoSeries,

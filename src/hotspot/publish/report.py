@@ -1,21 +1,35 @@
-"""The published forecast's short markdown report."""
+"""The published forecast's short report: markdown, and the same as one HTML page with the
+backtest's charts (``report.html``)."""
 
 from __future__ import annotations
 
+import html
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
+import pandas as pd
+import shapely
 import xarray as xr
 
 from hotspot.core.markdown import escape_text, markdown_table
 from hotspot.evaluation.backtest import BacktestResult
 from hotspot.evaluation.selection import Selection
 from hotspot.publish.cells import ForecastInfo, percent_label
+from hotspot.publish.charts import backtest_charts
 from hotspot.publish.choice import choice_section
+from hotspot.publish.html_report import CHARTS_HEADING, html_document
 from hotspot.publish.track_record import backtest_section, baseline_comparison
 
-__all__ = ["HOW_TO_READ", "UNIT_RULE", "baseline_comparison", "render_report"]
+__all__ = ["CHARTS_TEXT", "HOW_TO_READ", "UNIT_RULE", "baseline_comparison", "cell_areas",
+           "charts_section", "render_report", "render_report_html", "study_area_line"]
+
+#: What the charts section says, in report.md and above the charts in report.html.
+CHARTS_TEXT = ("Drawn from the backtest record's per-cell predictions, per target: the top-N "
+               "box hit rate of each model per held-out period; the hit rate against the "
+               "share of the area covered, for each model and the oracle; observed against "
+               "expected counts (calibration). `report.html` shows them; `report.md` only "
+               "names them.")
 
 HOW_TO_READ = [
     "**Boxes**: the top-N ranked cells, taken whole: the patrol list. **Box hit rate**: "
@@ -59,6 +73,30 @@ def _provenance(cube: xr.Dataset) -> list[str]:
             text = text[:197] + "..."
         lines.append(f"- {key}: {escape_text(text)}")
     return lines or ["- no provenance recorded"]
+
+
+def cell_areas(cube: xr.Dataset) -> pd.Series:
+    """Area in m² per cell id of the cube's grid (what the coverage chart ranks by)."""
+    return pd.Series(cube["area_m2"].values.astype(float),
+                     index=pd.Index(cube["cell"].values, name="cell_id"), name="area_m2")
+
+
+def study_area_line(cube: xr.Dataset, info: ForecastInfo) -> str:
+    """What the study area includes: its area in km² and whether water was clipped from it
+    (``ForecastInfo.area_summary``), else the area of the boundary the cube was built on."""
+    summary = getattr(info, "area_summary", None)
+    if summary and getattr(info, "area_km2", None) is not None:
+        return f"- {escape_text(summary)}"
+    area_km2 = float(shapely.from_wkt(cube.attrs["area_wkt"]).area) / 1e6
+    return (f"- Study area: {area_km2:.2f} km² inside the boundary the cube was built on "
+            f"({cube.sizes['cell']} cells clipped to it).")
+
+
+def charts_section(backtest: BacktestResult | None) -> list[str]:
+    """The report's charts section (empty without a backtest record to draw)."""
+    if backtest is None or backtest.metrics.empty:
+        return []
+    return [f"## {CHARTS_HEADING}", "", CHARTS_TEXT, ""]
 
 
 def _boxes_lines(table: gpd.GeoDataFrame, info: ForecastInfo, cell_size: float) -> list[str]:
@@ -115,6 +153,7 @@ def render_report(
         f"- cutoff (last period used): {info.cutoff or 'not recorded'}",
         f"- target period: {info.target_label}",
         f"- cells: {n_cells} of {cell_size:g} m ({area_km2:.2f} km², {cube.attrs['crs']})",
+        study_area_line(cube, info),
         f"- total {info.counted}: {total:.1f}",
     ]
     if len(top):
@@ -128,9 +167,20 @@ def render_report(
     lines += ["![map](map.png)", "", *_boxes_lines(table, info, cell_size)]
     lines += backtest_section(backtest, info.model, target=info.target_name,
                               target_title=info.target_title, boxes=info.boxes)
+    lines += charts_section(backtest)
     lines += ["## Data provenance", "", *_provenance(cube), ""]
     lines += ["## How to read this", "", *(f"- {text}" for text in HOW_TO_READ), ""]
     if attribution:
         lines += ["## Attribution", "", attribution, ""]
     lines += ["## Files", "", *(f"- `{name}`" for name in files), ""]
     return "\n".join(lines)
+
+
+def render_report_html(report_md: str, cube: xr.Dataset, *, backtest: BacktestResult | None,
+                       images: Mapping[str, bytes] | None = None) -> str:
+    """``report.html``: the markdown report as one self-contained page, with the images it
+    names (``images``, e.g. ``{"map.png": png}``) and the backtest's charts inline."""
+    charts = backtest_charts(backtest, cell_areas(cube)) if backtest is not None else []
+    first = report_md.lstrip().splitlines()[0] if report_md.strip() else "Hotspot forecast"
+    return html_document(report_md, title=html.unescape(first.lstrip("# ").strip()), charts=charts,
+                         images=images)
