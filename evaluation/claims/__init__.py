@@ -6,6 +6,8 @@ and :func:`analyse_series` (:mod:`.analyse`) runs, side by side:
 
 ============================  ==================================================
 ``its``                       interrupted time series (:mod:`.its`)
+``cits``                      comparative ITS, controls' total as covariate (:mod:`.cits`)
+``sts``                       structural time series, statsmodels (:mod:`.sts`)
 ``did``, ``did_pretrend``     difference in differences + pre-trend check (:mod:`.did`)
 ``synthetic_control``         synthetic control + in-space placebo (:mod:`.synth`)
 ``placebo_time``              ITS at fake start dates (:mod:`.placebo`)
@@ -19,8 +21,9 @@ then a plain-words verdict (:mod:`.verdict`), all in a :class:`ClaimResult`
 counterfactual: 0.88 is a 12 % drop; :func:`parse_claimed` (:mod:`.claimed`) reads the
 claim. The shipped calibration table (:mod:`.calibration`, measured by
 ``benchmarks/bench_claims.py``) puts each method's false-positive rate and CI coverage on
-real data in its note; methods it marks as badly calibrated say so and are not used as the
-verdict's primary estimate while a calibrated one is available.
+real data in its note; only the methods it calls calibrated drive the verdict, and fewer
+than two of them give "cannot tell from this data". ``did_fepois`` (pyfixest) and
+``synth_pysyncon`` (pysyncon) run only when asked for (the benchmark evaluates them).
 """
 
 from hotspot.evaluation.claims.analyse import METHOD_ORDER, analyse_series

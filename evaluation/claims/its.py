@@ -7,6 +7,12 @@ the treated area's monthly counts on
 * month-of-year seasonality: 11 month dummies when there are at least 24 pre-period
   months, otherwise one annual sine/cosine pair,
 * an indicator of the claimed period,
+* an indicator of the Covid-19 lockdown months (:data:`COVID_MONTHS`, 2020-03..2020-12)
+  when the pre-period holds some of them: police.uk counts collapsed then, and a single
+  series has nothing else to explain the dip with. A claimed period that overlaps those
+  months is not estimated by the single-series methods (the lockdown and the claim cannot
+  be told apart from one series); the comparative methods (:mod:`.cits`, :mod:`.did`,
+  :mod:`.sts`, :mod:`.synth`) take the dip from their controls,
 
 fitted on every month from the store's first month to the end of the claimed period. The
 indicator's coefficient is the log rate ratio (observed / counterfactual). Two things
@@ -36,6 +42,18 @@ import statsmodels.api as sm
 from scipy import stats
 
 LEVEL = 0.95
+#: The Covid-19 lockdown months of police.uk data (first lockdown to the end of 2020).
+COVID_MONTHS = pd.period_range("2020-03", "2020-12", freq="M")
+
+
+def covid_mask(months: pd.PeriodIndex) -> np.ndarray:
+    """True for the months in :data:`COVID_MONTHS`."""
+    return np.asarray(months.isin(COVID_MONTHS))
+
+
+def covid_overlap(months: pd.PeriodIndex, post: np.ndarray) -> bool:
+    """Whether the claimed period touches a Covid-19 lockdown month."""
+    return bool((covid_mask(months) & np.asarray(post, dtype=bool)).any())
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,11 @@ class Estimate:
 
     def contains(self, value: float) -> bool:
         return self.has_ci and self.ci_low <= value <= self.ci_high
+
+
+COVID_WHY = ("the claimed period overlaps the Covid-19 lockdown months 2020-03..2020-12: "
+             "one series cannot tell the lockdown from the claim (the comparative methods "
+             "can; pass --controls)")
 
 
 def unavailable(method: str, why: str) -> Estimate:
@@ -123,10 +146,13 @@ def seasonal_design(months: pd.PeriodIndex, n_pre: int) -> np.ndarray:
 
 
 def its_design(months: pd.PeriodIndex, post: np.ndarray, n_pre: int) -> np.ndarray:
-    """Intercept, trend (years, 0 at the start), seasonality, claimed-period indicator."""
+    """Intercept, trend (years, 0 at the start), seasonality, a Covid-19 indicator when the
+    pre-period holds some (not all) lockdown months, claimed-period indicator (last)."""
     start_idx = int(np.argmax(post)) if post.any() else len(months)
     t = (np.arange(len(months)) - start_idx) / 12.0
-    return np.column_stack([np.ones(len(months)), t, seasonal_design(months, n_pre),
+    covid = covid_mask(months) & ~np.asarray(post, dtype=bool)
+    extra = [covid.astype(float)] if 0 < covid.sum() < n_pre else []
+    return np.column_stack([np.ones(len(months)), t, seasonal_design(months, n_pre), *extra,
                             post.astype(float)])
 
 
@@ -210,6 +236,8 @@ def fit_its(
     post = np.asarray(post, dtype=bool)
     if y[~post].sum() == 0:
         return unavailable("its", "no events in the treated area before the start")
+    if covid_overlap(months, post):
+        return unavailable("its", COVID_WHY)
     coef, se, df, fit, rho = its_coefficient(y, months, post, serial)
     counterfactual = fit.mu * np.exp(-coef * post)
     if y[post].sum() == 0:

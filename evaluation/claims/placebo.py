@@ -11,8 +11,9 @@ no intervention.
 * interval: a prediction interval from the placebos' root mean square ``r`` (their
   spread around no effect): ``log rr +- t(0.975, n - 1) * r * sqrt(1 + 1/n)``.
 
-The same placebo fits, divided by their model standard errors, calibrate the ITS
-interval (``placebo_z``; see :func:`evaluation.claims.its.placebo_inflation`).
+Fake windows that overlap the Covid-19 lockdown months are skipped (the dip is no
+placebo; see :mod:`.its`). The same placebo fits, divided by their model standard errors,
+calibrate the ITS interval (``placebo_z``; see :func:`evaluation.claims.its.placebo_inflation`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hotspot.evaluation.claims.its import LEVEL, Estimate, its_coefficient, unavailable
+from hotspot.evaluation.claims.its import (
+    LEVEL,
+    Estimate,
+    covid_overlap,
+    its_coefficient,
+    unavailable,
+)
 
 #: Fewer fake starts than this and no placebo p-value is reported.
 MIN_PLACEBOS = 5
@@ -63,6 +70,8 @@ def placebo_effects(
             continue
         fake = np.zeros(stop, dtype=bool)
         fake[s:] = True
+        if covid_overlap(months[:stop], fake):  # a lockdown dip is no placebo
+            continue
         coef, se, _, _, _ = its_coefficient(y[:stop], months[:stop], fake, serial)
         if np.isfinite(coef) and np.isfinite(se) and se > 0:
             starts.append(str(months[s]))

@@ -18,13 +18,33 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from hotspot.core.errors import ConfigError
 from hotspot.core.markdown import escape_text
+from hotspot.evaluation.claims.controls import KEPT, controls_frame
+from hotspot.evaluation.claims.maps import plot_controls_map
 
 if TYPE_CHECKING:
     from hotspot.evaluation.claims.result import ClaimResult
 
 ESTIMATE_COLUMNS = ["method", "estimate", "ci_low", "ci_high", "p_value", "note"]
-PLOTS = {"series": "series.png", "synth": "synthetic_control.png", "placebo": "placebo.png"}
+PLOTS = {"series": "series.png", "synth": "synthetic_control.png", "placebo": "placebo.png",
+         "controls": "controls_map.png"}
+
+
+#: Files whose presence marks a folder as an earlier claim report (safe to replace).
+REPORT_MARKERS = ("estimates.csv", "effects.csv")
+
+
+def check_out_folder(out_dir: Path) -> None:
+    """Refuse a file, or a folder holding anything but an earlier claim report (a single
+    claim's or a staggered rollout's)."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise ConfigError(f"--out {out_dir} is a file: pass a folder for the report")
+        if any(out_dir.iterdir()) and not any((out_dir / m).exists() for m in REPORT_MARKERS):
+            raise ConfigError(
+                f"--out {out_dir} holds other files: pass a new or empty folder (a claim "
+                "report replaces its whole folder)")
 
 
 def _month_x(months: pd.PeriodIndex) -> np.ndarray:
@@ -112,6 +132,23 @@ def plot_placebo(result: ClaimResult, path: Path) -> None:
     plt.close(fig)
 
 
+def synth_weights(result: ClaimResult) -> dict[str, float]:
+    """Synthetic-control weight per kept control (empty when it was not estimated)."""
+    synth = result.details.get("synthetic_control")
+    weights = synth.extra.get("weights") if synth is not None else None
+    ids = result.series.control_ids
+    if weights is None or len(weights) != len(ids):
+        return {}
+    return {str(u): float(w) for u, w in zip(ids, weights, strict=True)}
+
+
+def plot_controls(result: ClaimResult, path: Path) -> None:
+    """The donor pool on a map: treated area, ring, kept and excluded units."""
+    s = result.series
+    plot_controls_map(s.control_units, s.treated_geometry, s.zone_geometry, path,
+                      title=f"Control units ({s.n_controls} kept of {s.n_candidates})")
+
+
 def _fmt(value: object, digits: int = 3) -> str:
     if isinstance(value, float | np.floating):
         return "" if not np.isfinite(value) else f"{value:.{digits}f}"
@@ -149,8 +186,23 @@ def report_markdown(result: ClaimResult) -> str:
         f"![treated vs controls]({PLOTS['series']})", "",
         f"![synthetic control]({PLOTS['synth']})", "",
         f"![placebo distributions]({PLOTS['placebo']})", "",
+        "## Control units", "",
+        _controls_line(result), "",
+        f"![controls map]({PLOTS['controls']})", "",
     ]
     return "\n".join(parts)
+
+
+def _controls_line(result: ClaimResult) -> str:
+    units = result.series.control_units
+    if "status" not in units:
+        return "controls.csv lists the candidates."
+    kept = units.loc[units["status"] == KEPT, "unit"].astype(str).tolist()
+    excluded = units.loc[units["status"] != KEPT, "reason"].value_counts()
+    why = "; ".join(f"{n} {escape_text(str(r))}" for r, n in excluded.items())
+    return (f"Kept ({len(kept)}): {escape_text(', '.join(kept)) or 'none'}. Excluded: "
+            f"{why or 'none'}. controls.csv has every candidate with its pre-period mean, "
+            "level and trend distance and the reason it was kept or not.")
 
 
 def report_html(result: ClaimResult) -> str:
@@ -195,9 +247,10 @@ def write_report(result: ClaimResult, folder: Path) -> dict[str, Path]:
     result.estimates[ESTIMATE_COLUMNS].to_csv(paths["estimates"], index=False)
     paths["verdict"].write_text(result.verdict.to_markdown(escape_text(result.claim_text())))
     result.series.to_frame().to_csv(paths["series"], index=False)
-    result.series.control_units.to_csv(paths["controls"], index=False)
+    controls_frame(result.series.control_units, synth_weights(result)).to_csv(
+        paths["controls"], index=False)
     for key, plot in (("series", plot_series), ("synth", plot_synth),
-                      ("placebo", plot_placebo)):
+                      ("placebo", plot_placebo), ("controls", plot_controls)):
         target = folder / PLOTS[key]
         plot(result, target)
         paths[f"plot_{key}"] = target

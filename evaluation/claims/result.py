@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 
 from hotspot.core.atomic import atomic_path
-from hotspot.core.errors import ConfigError
 from hotspot.evaluation.claims.its import Estimate
-from hotspot.evaluation.claims.report import ESTIMATE_COLUMNS, write_report
+from hotspot.evaluation.claims.report import ESTIMATE_COLUMNS, check_out_folder, write_report
 from hotspot.evaluation.claims.series import ClaimSeries
 from hotspot.evaluation.claims.verdict import Verdict, change_text
 
@@ -65,16 +64,11 @@ class ClaimResult:
 
         The whole folder is built under a temporary name and renamed into place, so a
         failure leaves the previous report (or nothing). An existing folder is replaced
-        only if it is empty or holds an earlier claim report (``estimates.csv``).
+        only if it is empty or holds an earlier claim report (``estimates.csv`` or a
+        staggered rollout's ``effects.csv``).
         """
         out_dir = Path(out_dir)
-        if out_dir.exists():
-            if not out_dir.is_dir():
-                raise ConfigError(f"--out {out_dir} is a file: pass a folder for the report")
-            if any(out_dir.iterdir()) and not (out_dir / "estimates.csv").exists():
-                raise ConfigError(
-                    f"--out {out_dir} holds other files: pass a new or empty folder (a claim "
-                    "report replaces its whole folder)")
+        check_out_folder(out_dir)
         with atomic_path(out_dir) as tmp:
             tmp.mkdir(parents=True)
             written = write_report(self, tmp)

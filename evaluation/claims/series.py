@@ -6,13 +6,14 @@ as zero, so a series covers every month from the first to the last month of the 
 
 Control units
 -------------
-``controls="auto"`` lays a regular grid of square blocks over the extent of the store's
-events, each block as large as the treated area (side ``sqrt(area)``, at least 100 m), and
-treats every block as a candidate neighbourhood. A boundary file (``--controls FILE``)
-gives the candidates instead (its wards or polygons). Then, in this order:
+Candidates are polygons (wards, beats, districts: :mod:`.controls` says where they come
+from) or, with ``controls="grid"`` (``"auto"`` here too), a regular grid of square blocks
+over the extent of the events, each block as large as the treated area (side
+``sqrt(area)``, at least 100 m). Then, in this order:
 
-1. candidates that touch the exclusion zone (the treated area grown by ``buffer_m``) are
-   dropped, so neither the treated area nor its displacement ring leaks into the controls;
+1. candidates that overlap the exclusion zone (the treated area grown by ``buffer_m``) or
+   lie mostly outside the store's coverage are dropped (:func:`.controls.screen_units`),
+   so neither the treated area nor its displacement ring leaks into the controls;
 2. candidates with fewer than ``min(min_unit_mean, max(1, treated_mean / 2))`` events a
    month on average in the pre-period are dropped (too noisy to compare with; the bar is
    lowered for rare categories where the treated area itself has few events);
@@ -36,6 +37,14 @@ from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from hotspot.core.errors import ConfigError, DataError
+from hotspot.evaluation.claims.controls import (
+    CANDIDATE,
+    EXCLUDED,
+    KEPT,
+    ControlPool,
+    label_units,
+    screen_units,
+)
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 #: Below this many pre-period months no method is run.
@@ -65,6 +74,9 @@ class ClaimSeries:
     control_units: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_candidates: int = 0
     selection_note: str = ""
+    #: The treated area and the exclusion zone (treated + buffer ring), for the map.
+    treated_geometry: BaseGeometry | None = field(default=None, repr=False)
+    zone_geometry: BaseGeometry | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.months)
@@ -165,14 +177,19 @@ def select_controls(
     table["level"] = np.log(np.maximum(means, 1e-9))
     table["trend_per_year"] = (_trend_per_year(candidates_pre) if candidates_pre.size
                                else np.zeros(0))
-    table["distance"] = np.nan
+    for column in ("level_distance", "trend_distance", "distance"):
+        table[column] = np.nan
     if eligible.size == 0:
         return eligible, table
     level_1 = np.log(max(float(treated_pre.mean()), 1e-9))
     trend_1 = float(_trend_per_year(treated_pre[:, None])[0])
     lv = table["level"].to_numpy()[eligible]
     tr = table["trend_per_year"].to_numpy()[eligible]
-    distance = np.hypot((lv - level_1) / _spread(lv), (tr - trend_1) / _spread(tr))
+    level_distance = (lv - level_1) / _spread(lv)
+    trend_distance = (tr - trend_1) / _spread(tr)
+    distance = np.hypot(level_distance, trend_distance)
+    table.loc[eligible, "level_distance"] = level_distance
+    table.loc[eligible, "trend_distance"] = trend_distance
     table.loc[eligible, "distance"] = distance
     chosen = eligible[np.argsort(distance, kind="stable")[:n_controls]]
     return np.sort(chosen), table
@@ -205,7 +222,7 @@ def occupied_blocks(
     return geoms, ids, counts
 
 
-def _polygon_counts(
+def polygon_counts(
     x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_months: int, polygons: np.ndarray
 ) -> np.ndarray:
     """(n_months, n_polygons) counts of events per polygon and month (first match wins)."""
@@ -221,6 +238,14 @@ def _polygon_counts(
     return counts
 
 
+def _block_units(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_months: int,
+                 side_m: float) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Occupied grid blocks as candidate units and their monthly counts."""
+    geoms, ids, counts = occupied_blocks(x, y, codes, n_months, side_m)
+    units = gpd.GeoDataFrame({"unit": ids, "id": np.arange(len(ids))}, geometry=geoms)
+    return units, counts
+
+
 def build_series(
     events: pd.DataFrame,
     treated: BaseGeometry,
@@ -228,11 +253,13 @@ def build_series(
     start: pd.Period,
     end: pd.Period,
     *,
-    controls: str | gpd.GeoDataFrame = "auto",
+    controls: str | gpd.GeoDataFrame | ControlPool = "auto",
     buffer_m: float = 500.0,
     n_controls: int = 20,
     min_unit_mean: float = 5.0,
-    control_id_column: str | None = None,
+    control_events: pd.DataFrame | None = None,
+    coverage: BaseGeometry | None = None,
+    source: str = "",
 ) -> ClaimSeries:
     """Count the treated area, its buffer ring and the chosen control units by month.
 
@@ -247,11 +274,20 @@ def build_series(
     months
         Every month of the analysis, first month of the store to ``end``.
     controls
-        ``"auto"`` for a grid of blocks the size of the treated area over the events'
-        extent, or a GeoDataFrame of candidate control polygons in the events' CRS.
+        ``"auto"`` or ``"grid"`` for a grid of blocks the size of the treated area over the
+        events' extent; a GeoDataFrame of candidate control polygons in the events' CRS
+        (screened by :func:`~hotspot.evaluation.claims.controls.screen_units` against
+        ``coverage``); or an already screened :class:`ControlPool`.
     buffer_m
         Width of the ring around the treated area used for displacement and excluded from
         the controls.
+    control_events
+        Events the control units are counted from (a second store, e.g. a neighbouring
+        force); default ``events``.
+    coverage
+        Where the control events' store has data; polygons mostly outside it are excluded.
+    source
+        Where file polygons came from, for the selection note.
     """
     if buffer_m < 0:
         raise ConfigError(f"--buffer {buffer_m:g} must be zero or more metres")
@@ -271,41 +307,74 @@ def build_series(
     buffer_counts = count_by_month(codes, in_zone & ~inside, n_months)
     pre = np.asarray(months < start)
 
+    ctl = events if control_events is None else control_events
+    cx = ctl["x"].to_numpy(dtype=float)
+    cy = ctl["y"].to_numpy(dtype=float)
+    ccodes = codes if control_events is None else month_codes(ctl["time"], first)
     if isinstance(controls, str):
-        if controls != "auto":
-            raise ConfigError(f"--controls {controls!r} must be 'auto' or a boundary file")
+        if controls not in ("auto", "grid"):
+            raise ConfigError(f"--controls {controls!r} must be 'auto', 'grid' or a "
+                              "boundary file")
         side = max(float(np.sqrt(treated.area)), MIN_BLOCK_M)
-        geoms, ids, counts = occupied_blocks(x, y, codes, n_months, side)
-        how = f"auto: grid blocks of {side:.0f} m (the treated area's size)"
+        blocks, counts = _block_units(cx, cy, ccodes, n_months, side)
+        pool = screen_units(blocks, treated, zone, None, buffer_m=buffer_m)
+        how = f"grid blocks of {side:.0f} m (the treated area's size)"
     else:
-        geoms = np.asarray(controls.geometry.values)
-        counts = _polygon_counts(x, y, codes, n_months, geoms)
-        column = control_id_column or next(
-            (c for c in ("NAME", "name", "Name", "id", "ID") if c in controls.columns), None)
-        ids = (controls[column].astype(str).to_numpy() if column
-               else np.array([f"unit_{i}" for i in range(len(geoms))]))
-        how = f"file: {len(geoms)} polygons"
-    outside = ~shapely.intersects(geoms, zone)
-    cand = np.flatnonzero(outside)
+        pool = controls if isinstance(controls, ControlPool) else screen_units(
+            controls if "unit" in controls.columns else label_units(controls), treated,
+            zone, coverage, buffer_m=buffer_m, source=source)
+        counts = polygon_counts(cx, cy, ccodes, n_months, np.asarray(pool.units.geometry))
+        how = f"{pool.source or 'file'}: {len(pool.units)} polygons" + (
+            f" (coverage: {pool.coverage})" if pool.coverage else "")
+    cand = np.flatnonzero((pool.units["status"] == CANDIDATE).to_numpy())
     chosen, table = select_controls(treated_counts[pre], counts[pre][:, cand], n_controls,
                                     min_unit_mean)
-    table.insert(0, "unit", ids[cand])
-    table["chosen"] = False
-    table.loc[chosen, "chosen"] = True
-    n_eligible = int(table["eligible"].sum())
     bar = unit_threshold(treated_counts[pre], min_unit_mean)
-    note = (f"{how}; {len(geoms)} candidates, {len(geoms) - cand.size} within {buffer_m:g} m "
-            f"of the treated area dropped, {n_eligible} with >= {bar:.3g} events/month "
-            f"before the start, {chosen.size} closest in pre-period level and trend kept")
+    units = _unit_table(pool, counts[pre], cand, chosen, table, bar, n_controls)
+    n_screened = int(len(pool.units) - cand.size)
+    note = (f"{how}; {len(pool.units)} candidates, {n_screened} overlapping the treated "
+            f"area or its {buffer_m:g} m ring or outside the store's coverage dropped, "
+            f"{int(table['eligible'].sum())} with >= {bar:.3g} events/month before the "
+            f"start, {chosen.size} closest in pre-period level and trend kept")
     return ClaimSeries(
         months=months, start=start, end=end,
         treated=treated_counts, buffer=buffer_counts,
         controls=counts[:, cand[chosen]],
-        control_ids=[str(i) for i in ids[cand[chosen]]],
-        control_units=table,
-        n_candidates=int(len(geoms)),
+        control_ids=[str(i) for i in pool.units["unit"].to_numpy()[cand[chosen]]],
+        control_units=units,
+        n_candidates=int(len(pool.units)),
         selection_note=note,
+        treated_geometry=treated,
+        zone_geometry=zone,
     )
+
+
+def _unit_table(pool: ControlPool, counts_pre: np.ndarray, cand: np.ndarray,
+                chosen: np.ndarray, table: pd.DataFrame, bar: float,
+                n_controls: int) -> gpd.GeoDataFrame:
+    """Every screened unit with its pre-period fit, ``status`` (kept/excluded) and why."""
+    units = pool.units.copy()
+    units["pre_mean"] = counts_pre.mean(axis=0) if counts_pre.size else np.nan
+    for column in ("level", "trend_per_year", "level_distance", "trend_distance",
+                   "distance"):
+        units[column] = np.nan
+        units.loc[units.index[cand], column] = table[column].to_numpy()
+    units["eligible"] = False
+    units.loc[units.index[cand], "eligible"] = table["eligible"].to_numpy()
+    units["chosen"] = False
+    units.loc[units.index[cand[chosen]], "chosen"] = True
+    reason = units["reason"].to_numpy(dtype=object).copy()
+    status = np.where(units["chosen"].to_numpy(), KEPT, EXCLUDED).astype(object)
+    for k in cand:
+        if units["chosen"].iloc[k]:
+            reason[k] = ""
+        elif not units["eligible"].iloc[k]:
+            reason[k] = f"fewer than {bar:.3g} events a month before the start"
+        else:
+            reason[k] = f"not among the {n_controls} closest in level and trend"
+    units["status"] = status
+    units["reason"] = reason
+    return units
 
 
 def store_months(events: pd.DataFrame, meta: dict[str, Any]) -> pd.PeriodIndex:
@@ -324,7 +393,7 @@ def check_window(months: pd.PeriodIndex, start: pd.Period, end: pd.Period,
     """Validate the claimed period against the store's months; return the analysis months:
     up to ``max_pre_months`` before ``start`` (all if ``None``) through ``end``."""
     if start > end:
-        raise ConfigError(f"--start {start} is after --end {end}: the period must run forwards")
+        raise ConfigError(f"--from {start} is after --to {end}: the period must run forwards")
     if start < months[0] or end > months[-1]:
         raise DataError(
             f"the claimed period {start}..{end} is outside the store's data "
@@ -333,7 +402,7 @@ def check_window(months: pd.PeriodIndex, start: pd.Period, end: pd.Period,
     n_pre = int((months < start).sum())
     if n_pre < min_pre_months:
         raise DataError(
-            f"only {n_pre} months before --start {start} (the store starts {months[0]}): at "
+            f"only {n_pre} months before --from {start} (the store starts {months[0]}): at "
             f"least {min_pre_months} pre-period months are needed to model trend and season"
         )
     first = months[0] if max_pre_months is None else max(months[0], start - max_pre_months)

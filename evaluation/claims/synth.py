@@ -25,6 +25,8 @@ area.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import stats
 from scipy.optimize import nnls
@@ -52,10 +54,14 @@ def _normalise(panel: np.ndarray, pre: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return panel / np.where(means > 0, means, 1.0), means
 
 
+#: ``weights(target_pre, donors_pre) -> w``: how the donor weights are found.
+WeightsFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
 def _fit_one(norm: np.ndarray, means: np.ndarray, raw: np.ndarray, j: int, donors: np.ndarray,
-             pre: np.ndarray, post: np.ndarray) -> dict:
+             pre: np.ndarray, post: np.ndarray, weights: WeightsFn = synth_weights) -> dict:
     """Synthetic control of unit ``j`` from ``donors`` (column indices)."""
-    w = synth_weights(norm[pre, j], norm[pre][:, donors])
+    w = weights(norm[pre, j], norm[pre][:, donors])
     synth = norm[:, donors] @ w
     gap = norm[:, j] - synth
     rmspe_pre = float(np.sqrt(np.mean(gap[pre] ** 2)))
@@ -74,23 +80,28 @@ def _fit_one(norm: np.ndarray, means: np.ndarray, raw: np.ndarray, j: int, donor
 def fit_synth(
     treated: np.ndarray, controls: np.ndarray, post: np.ndarray, *,
     control_ids: list[str] | None = None, level: float = LEVEL,
+    weights: WeightsFn = synth_weights, method: str = "synthetic_control",
 ) -> Estimate:
-    """Synthetic-control rate ratio with placebo p-value and interval (module docstring)."""
+    """Synthetic-control rate ratio with placebo p-value and interval (module docstring).
+
+    ``weights`` finds the donor weights (default: :func:`synth_weights`;
+    :mod:`.synth_lib` passes pysyncon's) and ``method`` names the row.
+    """
     post = np.asarray(post, dtype=bool)
     pre = ~post
     n_controls = controls.shape[1]
     if n_controls < MIN_DONORS + 1:
-        return unavailable("synthetic_control",
+        return unavailable(method,
                            f"{n_controls} control units (need {MIN_DONORS + 1} for placebos)")
     raw = np.column_stack([treated, controls]).astype(float)
     if raw[pre, 0].sum() == 0:
-        return unavailable("synthetic_control", "no events before the start")
+        return unavailable(method, "no events before the start")
     norm, means = _normalise(raw, pre)
-    fit = _fit_one(norm, means, raw, 0, np.arange(1, n_controls + 1), pre, post)
+    fit = _fit_one(norm, means, raw, 0, np.arange(1, n_controls + 1), pre, post, weights)
     placebos = []
     for j in range(1, n_controls + 1):
         donors = np.array([k for k in range(1, n_controls + 1) if k != j])
-        placebos.append(_fit_one(norm, means, raw, j, donors, pre, post))
+        placebos.append(_fit_one(norm, means, raw, j, donors, pre, post, weights))
     ratios = np.array([p["ratio"] for p in placebos])
     usable = [p for p in placebos if p["rr"] > 0 and np.isfinite(p["se"])]
     log_rr = np.log(np.array([p["rr"] for p in usable]))
@@ -111,7 +122,7 @@ def fit_synth(
             f"{fit['ratio']:.2f} among {n_controls + 1} (smallest possible "
             f"{1 / (n_controls + 1):.3f}); CI scaled by the placebos' spread (factor "
             f"{kappa:.2f})")
-    return Estimate("synthetic_control", rr, lo, hi, p_value, note, extra={
+    return Estimate(method, rr, lo, hi, p_value, note, extra={
         "synthetic": fit["synthetic"], "weights": fit["weights"], "ratio": fit["ratio"],
         "placebo_ratios": ratios, "placebo_log_rr": log_rr, "rmspe_pre": fit["rmspe_pre"],
         "kappa": kappa})

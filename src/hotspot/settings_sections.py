@@ -202,9 +202,22 @@ class NightlySettings(_Section):
 
 
 class ClaimsSettings(_Section):
-    """Claim evaluation (``hotspot evaluate-claim``)."""
+    """Claim evaluation (``hotspot evaluate-claim``).
+
+    ``controls``: ``auto`` (the other polygons of the area file, grid blocks if none),
+    ``grid`` (blocks of the treated area's size) or a boundary file; ``controls_filter``
+    keeps ``COLUMN=VALUE`` polygons; ``controls_store`` counts the controls in a second
+    store; ``min_coverage`` is the share of a control's area that must lie inside the
+    (controls) store's coverage; ``n_placebo`` and ``seed`` drive a staggered rollout's
+    placebo intervals.
+    """
 
     controls: str = "auto"
+    controls_filter: str | None = None
+    controls_store: Path | None = None
     buffer_m: float = Field(500.0, ge=0)
     n_controls: int = Field(20, ge=1)
     min_unit_events: float = Field(5.0, ge=0)
+    min_coverage: float = Field(0.9, gt=0, le=1)
+    n_placebo: int = Field(40, ge=2)
+    seed: int = 0

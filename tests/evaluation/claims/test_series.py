@@ -90,7 +90,7 @@ def test_unit_threshold_is_lowered_for_rare_categories():
 
 def test_check_window_errors():
     months = pd.period_range("2018-01", "2020-06", freq="M")
-    with pytest.raises(ConfigError, match="after --end"):
+    with pytest.raises(ConfigError, match="after --to"):
         check_window(months, pd.Period("2020-03", "M"), pd.Period("2020-01", "M"))
     with pytest.raises(DataError, match="outside the store's data"):
         check_window(months, pd.Period("2020-03", "M"), pd.Period("2020-09", "M"))
