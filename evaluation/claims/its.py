@@ -82,7 +82,7 @@ class Estimate:
 
 COVID_WHY = ("the claimed period overlaps the Covid-19 lockdown months 2020-03..2020-12: "
              "one series cannot tell the lockdown from the claim (the comparative methods "
-             "can; pass --controls)")
+             "can)")
 
 
 def unavailable(method: str, why: str) -> Estimate:

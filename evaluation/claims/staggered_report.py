@@ -48,6 +48,9 @@ def report_markdown(result: StaggeredResult) -> str:
         "cohort with never-treated and not-yet-treated controls, unit x stack and month x "
         "stack fixed effects (pyfixest). Intervals: robust standard errors scaled by "
         "placebo-in-space t-statistics. Rate ratios: 0.80 is a 20 % drop.", "",
+        "**No verdict.** The stacked DiD is not in the calibration table (its false-positive "
+        "rate and coverage on real null rollouts are not measured), so, like every "
+        "uncalibrated method, it describes the data and does not back or reject a claim.", "",
         "## Effects by cohort (group = start month) and overall", "", _md_table(effects), "",
         "## Event study", "", "![event study](event_study.png)", "",
         _md_table(result.event_study[["months_since_start", "n_treated_units", "estimate",
