@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hotspot.core.errors import ConfigError
-from hotspot.core.markdown import escape_text
+from hotspot.core.markdown import escape_text, frame_table
 from hotspot.evaluation.claims.controls import KEPT, controls_frame
 from hotspot.evaluation.claims.maps import plot_controls_map
 
@@ -155,15 +155,6 @@ def _fmt(value: object, digits: int = 3) -> str:
     return str(value)
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(ESTIMATE_COLUMNS) + " |",
-             "|" + "|".join(["---"] * len(ESTIMATE_COLUMNS)) + "|"]
-    for row in frame.itertuples(index=False):
-        cells = [escape_text(_fmt(v)).replace("|", "/") for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def report_markdown(result: ClaimResult) -> str:
     v = result.verdict
     s = result.series
@@ -176,7 +167,7 @@ def report_markdown(result: ClaimResult) -> str:
         "`did_pretrend` is the treated/control trend ratio per year, `power` the power at "
         "the claimed size, `mde` the minimum detectable rate ratio, `rtm` the pre-start "
         "level over the earlier level, `wdq` the weighted displacement quotient.", "",
-        markdown_table(result.estimates), "",
+        "\n".join(frame_table(result.estimates[ESTIMATE_COLUMNS], digits=3)), "",
         "## Data", "",
         f"- months {s.months[0]}..{s.end}: {s.n_pre} before the start, {s.n_post} in the "
         f"claimed period; treated area {s.treated[s.pre].mean():.1f} events/month before",

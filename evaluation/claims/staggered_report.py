@@ -7,11 +7,8 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from hotspot.core.atomic import atomic_path
-from hotspot.core.markdown import escape_text
+from hotspot.core.markdown import escape_text, frame_table
 from hotspot.evaluation.claims.controls import controls_frame
 from hotspot.evaluation.claims.maps import plot_controls_map, plot_event_study
 from hotspot.evaluation.claims.report import check_out_folder
@@ -21,20 +18,6 @@ if TYPE_CHECKING:
 
 EVENT_COLUMNS = ["months_since_start", "n_treated_units", "estimate", "ci_low", "ci_high",
                  "p_value", "se", "se_robust", "placebo_scale", "n_placebos"]
-def _fmt(value: object) -> str:
-    if isinstance(value, float | np.floating):
-        return "" if not np.isfinite(value) else f"{value:.3f}"
-    return str(value)
-
-
-def _md_table(frame: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(escape_text(_fmt(v)).replace("|", "/") for v in row)
-                     + " |")
-    return "\n".join(lines)
-
-
 def report_markdown(result: StaggeredResult) -> str:
     s = result.settings
     kept = int((result.control_units["status"] == "kept").sum())
@@ -51,10 +34,12 @@ def report_markdown(result: StaggeredResult) -> str:
         "**No verdict.** The stacked DiD is not in the calibration table (its false-positive "
         "rate and coverage on real null rollouts are not measured), so, like every "
         "uncalibrated method, it describes the data and does not back or reject a claim.", "",
-        "## Effects by cohort (group = start month) and overall", "", _md_table(effects), "",
+        "## Effects by cohort (group = start month) and overall", "",
+        "\n".join(frame_table(effects, digits=3)), "",
         "## Event study", "", "![event study](event_study.png)", "",
-        _md_table(result.event_study[["months_since_start", "n_treated_units", "estimate",
-                                      "ci_low", "ci_high"]]), "",
+        "\n".join(frame_table(result.event_study[[
+            "months_since_start", "n_treated_units", "estimate", "ci_low", "ci_high"]],
+            digits=3)), "",
         "## Controls", "",
         f"{kept} never-treated control units kept from {escape_text(str(s.get('controls_source')))}"
         " (controls.csv lists every candidate and why it was excluded).", "",

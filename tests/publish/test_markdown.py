@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hotspot.core.markdown import escape_cell, escape_text, markdown_table
-from hotspot.nightly.report import _md_table
+from hotspot.core.markdown import escape_cell, escape_text, frame_table, markdown_table
 
 
 def test_cells_keep_their_column_and_carry_no_html():
@@ -26,4 +25,10 @@ def test_raw_columns_keep_our_own_markup():
 
 def test_the_nightly_tables_escape_ward_names():
     frame = pd.DataFrame({"rank": [1], "place": ["<b>Bishopsgate</b>|x"]})
-    assert _md_table(frame)[2] == "| 1 | &lt;b&gt;Bishopsgate&lt;/b&gt;\\|x |"
+    assert frame_table(frame)[2] == "| 1 | &lt;b&gt;Bishopsgate&lt;/b&gt;\\|x |"
+
+
+def test_frame_table_writes_floats_to_the_digits_asked_and_blanks_missing_ones():
+    frame = pd.DataFrame({"m": ["a|b"], "x": [0.12345], "y": [float("nan")]})
+    assert frame_table(frame, digits=2)[2] == "| a\\|b | 0.12 |  |"
+    assert frame_table(frame)[2] == "| a\\|b | 0.12345 | nan |"

@@ -8,6 +8,7 @@ viewers. Every report that writes a table goes through :func:`markdown_table`.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,3 +35,15 @@ def markdown_table(header: Sequence[Any], rows: Sequence[Sequence[Any]], *,
 
     return [line(header, ()), "|" + "|".join("---" for _ in header) + "|",
             *(line(row, raw) for row in rows)]
+
+
+def frame_table(frame: Any, *, digits: int | None = None) -> list[str]:
+    """:func:`markdown_table` of a DataFrame's columns and rows; with ``digits``, floats are
+    written with that many decimals and missing or infinite ones left blank."""
+    def cell(value: Any) -> Any:
+        if digits is None or not isinstance(value, float):
+            return value
+        return f"{value:.{digits}f}" if math.isfinite(value) else ""
+
+    return markdown_table(list(frame.columns),
+                          [[cell(v) for v in row] for row in frame.itertuples(index=False)])

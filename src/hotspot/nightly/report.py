@@ -7,14 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from hotspot.core.markdown import escape_text, markdown_table
+from hotspot.core.markdown import escape_text, frame_table
 from hotspot.features.harm import HarmWeights
 from hotspot.nightly.records import Health
 from hotspot.nightly.summary import drift_lines, warning_lines
-
-
-def _md_table(frame: pd.DataFrame) -> list[str]:
-    return markdown_table(list(frame.columns), list(frame.itertuples(index=False)))
 
 
 def report_section(run_name: str, health: Health, data: dict[str, Any],
@@ -38,7 +34,7 @@ def report_section(run_name: str, health: Health, data: dict[str, Any],
         wide.columns = [f"{c:.0%}" for c in wide.columns]
         wide = wide.map(lambda v: f"{v:.3f}").reset_index()
         lines += ["", "### Harm-weighted hit rate (share of next month's harm in the top "
-                  "cells), mean over the backtest months", ""] + _md_table(wide)
+                  "cells), mean over the backtest months", ""] + frame_table(wide)
     top = cells.sort_values("harm_rank").head(top_n)
     frame = pd.DataFrame({
         "harm rank": top["harm_rank"], "count rank": top["count_rank"], "cell": top["cell_id"],
@@ -49,7 +45,7 @@ def report_section(run_name: str, health: Health, data: dict[str, Any],
     lines += ["", f"### Expected harm: top {len(top)} cells", "",
               "Expected harm = expected count × the cell's harm per crime over the last "
               "months (shrunk towards the area's ratio); cells are ranked by expected harm "
-              "per km², as the count ranking is by density.", ""] + _md_table(frame)
+              "per km², as the count ranking is by density.", ""] + frame_table(frame)
     if not wards.empty:
         head = wards.head(top_n)
         frame = pd.DataFrame({
@@ -57,7 +53,7 @@ def report_section(run_name: str, health: Health, data: dict[str, Any],
             "harm (days)": head["harm_days"].map(lambda v: f"{v:,.0f}"),
             "share": head["harm_share"].map(lambda v: f"{v:.1%}")})
         lines += ["", f"### Harm by place, {head['first_month'].iloc[0]}.."
-                  f"{head['last_month'].iloc[0]}", ""] + _md_table(frame)
+                  f"{head['last_month'].iloc[0]}", ""] + frame_table(frame)
     lines += ["", f"> {'APPROXIMATION: ' if weights.approximate else ''}harm weights from "
               f"{escape_text(Path(weights.source).name)}. "
               + ("No official mapping from police.uk categories to the Cambridge Crime Harm "

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from hotspot.core.errors import DataError
-from hotspot.core.markdown import escape_text, markdown_table
+from hotspot.core.markdown import escape_text, frame_table
 from hotspot.nightly.records import Health
 
 #: Final state names of a nightly flow run (a failure stays Prefect's ``Failed``).
@@ -83,10 +83,6 @@ class RunView:
     links: list[Link] = field(default_factory=list)
 
 
-def _md_table(frame: pd.DataFrame) -> list[str]:
-    return markdown_table(list(frame.columns), list(frame.itertuples(index=False)))
-
-
 def warning_lines(health: Health) -> list[str]:
     """Markdown bullets of the run's warnings (or one line saying there are none)."""
     if not health.warnings:
@@ -106,7 +102,7 @@ def drift_lines(health: Health) -> list[str]:
         "mean difference [95 % CI]": f"{c.mean_diff:+.3f} [{c.ci_low:+.3f}, "
                                      f"{c.ci_high:+.3f}]",
         "beats it": "yes" if c.beats else "no"} for c in drift.comparisons])
-    return ["### Model against the best baseline (paired by month)", "", *_md_table(frame)]
+    return ["### Model against the best baseline (paired by month)", "", *frame_table(frame)]
 
 
 def summary_markdown(run_name: str, health: Health, data: Mapping[str, Any], *,
