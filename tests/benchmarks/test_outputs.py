@@ -18,8 +18,8 @@ from tests.conftest import require_shared
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SCRIPTS = ["bench_claims", "bench_cli_latency", "bench_foundation", "bench_grid_overhead",
-           "bench_models", "bench_scale", "bench_sepp", "bench_targets", "chicago_store",
-           "dev_targets", "limits", "synthetic_national"]
+           "bench_models", "bench_scale", "bench_sepp", "bench_staggered", "bench_targets",
+           "chicago_store", "dev_targets", "limits", "synthetic_national"]
 
 
 @contextlib.contextmanager
